@@ -1,0 +1,102 @@
+"""Record the CSV fixtures under tests/loadtest/fixtures/ with real locust runs.
+
+    .venv/bin/python tests/loadtest/record_fixtures.py
+
+Starts the stub counter app with gunicorn on 127.0.0.1 (1 worker, then 4 workers: the
+"1 replica" / "4 replicas" pair), runs ``python -m loadtest run`` against it (locust headless,
+20 users, 10 users/s, 10 s, think 1-2 s) and a short stepped capacity run (5 more users every
+3 s up to 15, no think time), then copies the CSVs, run.json and instances.json, with the
+temporary paths removed. Only loopback traffic; every run is bounded.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+sys.path.insert(0, str(HERE))
+
+from loadtest_stub_runner import stub_server  # noqa: E402
+
+FIXTURES = HERE / "fixtures"
+PROFILES = """
+profiles:
+  fixture:
+    users: 20
+    spawn_rate: 10
+    run_time: 10
+    wait_min: 1.0
+    wait_max: 2.0
+    weights: {page: 3, read: 3, incr: 3, list: 1, crud: 1}
+  fixture-capacity:
+    users: 15
+    spawn_rate: 15
+    run_time: 9
+    wait_min: 0.0
+    wait_max: 0.0
+    weights: {page: 3, read: 3, incr: 3, list: 1, crud: 1}
+    step: {step_users: 5, step_seconds: 3}
+"""
+RUNS = [("one-replica", 1, "fixture"), ("four-replicas", 4, "fixture")]
+RUNS += [("capacity", 2, "fixture-capacity")]
+KEEP = ("locust_stats.csv", "locust_stats_history.csv", "locust_failures.csv", "instances.json")
+
+
+def record(name: str, workers: int, profile: str, scratch: Path) -> None:
+    """One locust run against a fresh stub server; copy its files to fixtures/<name>/."""
+    run_dir = scratch / name
+    with stub_server(workers=workers) as url:
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "loadtest",
+                "run",
+                profile,
+                "--host",
+                url,
+                "--out",
+                str(run_dir),
+                "--profiles",
+                str(scratch / "profiles.yml"),
+            ],
+            cwd=ROOT,
+            check=True,
+            timeout=120,
+        )
+    target = FIXTURES / name
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    for filename in KEEP:
+        if (run_dir / filename).exists():
+            shutil.copy(run_dir / filename, target / filename)
+    meta = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    meta["host"] = "http://127.0.0.1:PORT"
+    meta["command"] = [
+        part.replace(str(run_dir), "<run-dir>")
+        .replace(str(ROOT) + "/", "")
+        .replace(url, "http://127.0.0.1:PORT")
+        for part in meta["command"]
+    ]
+    meta["command"][0] = "locust"
+    (target / "run.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    print(f"recorded {target}")
+
+
+def main() -> None:
+    """Record every fixture run."""
+    with tempfile.TemporaryDirectory(prefix="loadtest-record-") as tmp:
+        scratch = Path(tmp)
+        (scratch / "profiles.yml").write_text(PROFILES, encoding="utf-8")
+        for name, workers, profile in RUNS:
+            record(name, workers, profile, scratch)
+
+
+if __name__ == "__main__":
+    main()
