@@ -198,6 +198,12 @@ class RatePoint:
     p99_ms: float | None
 
 
+def _measured(value: float | None) -> float | None:
+    """A history percentile, None when Locust had no sample for it: ``N/A`` or the 0 it
+    writes while its current-window cache is still empty (first seconds of a run)."""
+    return value if value else None
+
+
 def rate_series(rows: Sequence[HistoryRow]) -> list[RatePoint]:
     """Per-interval RPS from the cumulative request counts (exact, unlike Locust's windowed
     ``Requests/s``, which reads 0 for the first seconds). Rows sharing a timestamp merge."""
@@ -216,8 +222,8 @@ def rate_series(rows: Sequence[HistoryRow]) -> list[RatePoint]:
                 users=row.users,
                 rps=(row.total_requests - previous.total_requests) / seconds,
                 failures_per_s=(row.total_failures - previous.total_failures) / seconds,
-                p95_ms=row.p95_ms,
-                p99_ms=row.p99_ms,
+                p95_ms=_measured(row.p95_ms),
+                p99_ms=_measured(row.p99_ms),
             )
         )
         previous = row
@@ -417,8 +423,8 @@ def _explain_en(verdict: str, n: _VerdictNumbers, cpu: float | None) -> str:
         )
     else:
         formula = (
-            f"{_users(n.users)} users x {n.k:.2f} requests per iteration / ({n.think_s:.3f} s think "
-            f"+ {n.k:.2f} x {n.response_s:.3f} s response)"
+            f"{_users(n.users)} users x {n.k:.2f} requests per iteration / "
+            f"({n.think_s:.3f} s think + {n.k:.2f} x {n.response_s:.3f} s response)"
         )
     math_text = (
         f"Offered load by Little's law: {formula} = {n.offered:.1f} req/s; achieved "
@@ -441,8 +447,9 @@ def _explain_en(verdict: str, n: _VerdictNumbers, cpu: float | None) -> str:
             else ""
         )
         over = (
-            " Achieved exceeds the estimate: the tasks send more requests per think time "
-            "than assumed (the CRUD task sends three) or the think time was shorter."
+            " Achieved exceeds the estimate: a locust user runs its first task without "
+            "waiting (a burst at spawn, which weighs more in a short run), the tasks may send "
+            "more requests per think time than assumed, or the think time was shorter."
             if n.ratio > 1.05
             else ""
         )
@@ -496,8 +503,9 @@ def _explain_ru(verdict: str, n: _VerdictNumbers, cpu: float | None) -> str:
             else ""
         )
         over = (
-            " Получено больше оценки: задачи делают больше запросов на одну паузу, чем "
-            "предполагалось (CRUD — три), или пауза была короче."
+            " Получено больше оценки: первую задачу пользователь locust выполняет без паузы "
+            "(всплеск при запуске, заметный в коротком прогоне), задачи могут делать больше "
+            "запросов на одну паузу, чем предполагалось, или пауза была короче."
             if n.ratio > 1.05
             else ""
         )
@@ -596,7 +604,7 @@ def capacity_steps(
                 start_s=float(rows[first].timestamp - start),
                 end_s=float(end.timestamp - start),
                 rps=requests / seconds,
-                p99_ms=end.p99_ms,
+                p99_ms=_measured(end.p99_ms),
                 error_pct=100.0 * failures / requests,
                 requests=requests,
                 failures=failures,

@@ -1,8 +1,9 @@
 """A tiny in-memory stand-in for the counter app, served by gunicorn in the load tests.
 
-Same endpoints and X-Instance header as the real app. The counters live in an SQLite file
-(``LOADTEST_STUB_DB``, default: a file in the temp dir named after the parent pid) shared by
-all gunicorn workers, the way the real app's replicas share Redis. Run from this directory:
+Same endpoints, status codes and X-Instance header as the real app (app/counter). The
+counters live in an SQLite file (``LOADTEST_STUB_DB``, default: a file in the temp dir named
+after the parent pid) shared by all gunicorn workers, the way the real app's replicas share
+Redis. Run from this directory:
 
     LOADTEST_STUB_DB=/tmp/x.db gunicorn -w 4 -b 127.0.0.1:PORT loadtest_stub_server:app
 """
@@ -24,6 +25,7 @@ _DB = os.environ.get("LOADTEST_STUB_DB") or os.path.join(
     tempfile.gettempdir(), f"loadtest-stub-{os.getppid()}.db"
 )
 _local = threading.local()
+HITS = ""  # the page's hit count: a key no counter name can take
 
 
 @contextmanager
@@ -61,8 +63,8 @@ def add_instance(response: Response) -> Response:
 @app.get("/")
 def index() -> str:
     with _db() as conn:
-        seen = _incr(conn, "page", 1)
-    return f"<html><body><p>This page has been seen {seen} times.</p></body></html>"
+        seen = _incr(conn, HITS, 1)
+    return f"Hello! I have been seen {seen} times.\n"
 
 
 @app.get("/healthz")
@@ -74,8 +76,10 @@ def health() -> Response:
 @app.get("/api/counters")
 def list_counters() -> Response:
     with _db() as conn:
-        rows = conn.execute("SELECT name, value FROM counters ORDER BY name LIMIT 100").fetchall()
-    return jsonify(counters={name: value for name, value in rows})
+        rows = conn.execute(
+            "SELECT name, value FROM counters WHERE name != '' ORDER BY name"
+        ).fetchall()
+    return jsonify(dict(rows))
 
 
 @app.get("/api/counters/<name>")
@@ -94,15 +98,18 @@ def put_counter(name: str) -> tuple[Response, int]:
     if not isinstance(value, int) or isinstance(value, bool):
         return jsonify(error="value must be an integer"), 400
     with _db() as conn:
+        created = _get(conn, name) is None
         conn.execute("INSERT OR REPLACE INTO counters (name, value) VALUES (?, ?)", (name, value))
-    return jsonify(name=name, value=value), 200
+    return jsonify(name=name, value=value), 201 if created else 200
 
 
 @app.delete("/api/counters/<name>")
 def delete_counter(name: str) -> tuple[Response, int]:
     with _db() as conn:
         deleted = conn.execute("DELETE FROM counters WHERE name = ?", (name,)).rowcount
-    return jsonify(name=name, deleted=bool(deleted)), 200 if deleted else 404
+    if not deleted:
+        return jsonify(error="not found", name=name), 404
+    return Response(status=204), 204
 
 
 @app.post("/api/counters/<name>/incr")

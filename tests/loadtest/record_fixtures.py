@@ -3,9 +3,10 @@
     .venv/bin/python tests/loadtest/record_fixtures.py
 
 Starts the stub counter app with gunicorn on 127.0.0.1 (1 worker, then 4 workers: the
-"1 replica" / "4 replicas" pair), runs ``python -m loadtest run`` against it (locust headless,
-20 users, 10 users/s, 10 s, think 1-2 s) and a short stepped capacity run (5 more users every
-3 s up to 15, no think time), then copies the CSVs, run.json and instances.json, with the
+"1 replica" / "4 replicas" pair; then no server at all, so every request fails, like the
+seed's Kubernetes run), runs ``python -m loadtest run`` against it (locust headless, 20 users,
+10 users/s, 10 s, think 1-2 s) and a short stepped capacity run (5 more users every 3 s up to
+15, no think time), then copies the CSVs, run.json and instances.json, with the
 temporary paths removed. Only loopback traffic; every run is bounded.
 """
 
@@ -16,13 +17,15 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(HERE))
 
-from loadtest_stub_runner import stub_server  # noqa: E402
+from loadtest_stub_runner import free_port, stub_server  # noqa: E402
 
 FIXTURES = HERE / "fixtures"
 PROFILES = """
@@ -43,15 +46,23 @@ profiles:
     weights: {page: 3, read: 3, incr: 3, list: 1, crud: 1}
     step: {step_users: 5, step_seconds: 3}
 """
+# (fixture name, gunicorn workers (0: nothing listens, every request fails), profile)
 RUNS = [("one-replica", 1, "fixture"), ("four-replicas", 4, "fixture")]
-RUNS += [("capacity", 2, "fixture-capacity")]
+RUNS += [("no-server", 0, "fixture"), ("capacity", 2, "fixture-capacity")]
 KEEP = ("locust_stats.csv", "locust_stats_history.csv", "locust_failures.csv", "instances.json")
+
+
+@contextmanager
+def _nothing_listening() -> Iterator[str]:
+    """A loopback URL where no server listens: connections are refused (like the seed's
+    Kubernetes run, where every request failed)."""
+    yield f"http://127.0.0.1:{free_port()}"
 
 
 def record(name: str, workers: int, profile: str, scratch: Path) -> None:
     """One locust run against a fresh stub server; copy its files to fixtures/<name>/."""
     run_dir = scratch / name
-    with stub_server(workers=workers) as url:
+    with stub_server(workers=workers) if workers else _nothing_listening() as url:
         subprocess.run(
             [
                 sys.executable,
