@@ -98,6 +98,12 @@ def write_instances(**_kwargs: Any) -> None:
             json.dump(dict(instances.most_common()), handle, indent=2)
 
 
+def _why(response: Any) -> str | Exception:
+    """Failure reason: the connection error if there was one, else the status code."""
+    error = getattr(response, "error", None)
+    return error if error else f"status {response.status_code}"
+
+
 def _counter_name() -> str:
     return f"lt-{random.randrange(COUNTERS)}"
 
@@ -115,7 +121,7 @@ def read(user: CounterUser) -> None:
         if response.status_code in (200, 404):
             response.success()
         else:
-            response.failure(f"status {response.status_code}")
+            response.failure(_why(response))
 
 
 def incr(user: CounterUser) -> None:
@@ -137,14 +143,15 @@ def crud(user: CounterUser) -> None:
     path = f"/api/counters/{name}"
     user.client.put(path, json={"value": value}, name=COUNTER_NAME)
     with user.client.get(path, name=COUNTER_NAME, catch_response=True) as response:
-        try:
-            got = response.json().get("value")
-        except (ValueError, AttributeError):
-            got = None
         if response.status_code != 200:
-            response.failure(f"status {response.status_code}")
-        elif got != value:
-            response.failure(f"read back {got!r}, wrote {value}")
+            response.failure(_why(response))
+        else:
+            try:
+                got = response.json().get("value")
+            except (ValueError, AttributeError, TypeError):
+                got = None
+            if got != value:
+                response.failure(f"read back {got!r}, wrote {value}")
     user.client.delete(path, name=COUNTER_NAME)
 
 

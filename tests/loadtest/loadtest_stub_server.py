@@ -14,6 +14,7 @@ import os
 import sqlite3
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -28,13 +29,30 @@ _local = threading.local()
 HITS = ""  # the page's hit count: a key no counter name can take
 
 
+def _init_db() -> None:
+    """Create the table and switch to WAL once per process; workers start together, so
+    retry while another one holds the lock."""
+    for _ in range(200):
+        try:
+            with sqlite3.connect(_DB, timeout=30, isolation_level=None) as conn:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute(
+                    "CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER)"
+                )
+            return
+        except sqlite3.OperationalError:
+            time.sleep(0.05)
+    raise RuntimeError(f"cannot initialise {_DB}")
+
+
+_init_db()
+
+
 @contextmanager
 def _db() -> Iterator[sqlite3.Connection]:
     conn = getattr(_local, "conn", None)
     if conn is None:
         conn = sqlite3.connect(_DB, timeout=30, isolation_level=None)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER)")
         _local.conn = conn
     yield conn
 
