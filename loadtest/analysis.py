@@ -342,6 +342,7 @@ def saturation_verdict(
     achieved_rps: float,
     generator_cpu_pct: float | None = None,
     requests_per_iteration: float = 1.0,
+    error_pct: float | None = None,
     lang: str = "en",
 ) -> SaturationVerdict:
     """Tell apart a run that measured think time, a saturated server, a saturated generator.
@@ -355,7 +356,8 @@ def saturation_verdict(
 
     ``requests_per_iteration`` is the mean number of requests a task sends between two
     think times (1 for the seed's numbers; a task that sends three requests pays three
-    response times and one think time).
+    response times and one think time). ``error_pct`` above 1 % adds a warning: failed
+    requests count in the throughput (the seed's Kubernetes run: 100 % errors, same RPS).
     """
     if users <= 0:
         raise ValueError("users must be > 0")
@@ -383,6 +385,17 @@ def saturation_verdict(
     explanation = (_explain_ru if lang == "ru" else _explain_en)(
         verdict, numbers, generator_cpu_pct
     )
+    if error_pct is not None and error_pct > 1.0:
+        if lang == "ru":
+            explanation += (
+                f" Внимание: {error_pct:.1f}% запросов завершились ошибкой, а RPS считает и их: "
+                "эти цифры не говорят о работающей системе."
+            )
+        else:
+            explanation += (
+                f" Warning: {error_pct:.1f}% of the requests failed and the RPS counts them "
+                "too: these numbers do not describe a working system."
+            )
     return SaturationVerdict(
         verdict=verdict,
         users=users,

@@ -1,4 +1,4 @@
-"""Command line: ``python -m loadtest {analyse,validate-profile,run} ...``."""
+"""Command line: ``python -m loadtest {analyse,verdict,validate-profile,run} ...``."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from loadtest import analysis, plots, report
+from loadtest import analysis, report
 from loadtest.profiles import PROFILES_FILE, Profile, get_profile
 
 RUN_META = "run.json"
@@ -106,6 +106,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     analyse.add_argument("--lang", choices=report.LANGS, default="en")
 
+    verdict = sub.add_parser(
+        "verdict", help="saturation verdict from numbers, e.g. the seed report's"
+    )
+    verdict.add_argument("--users", type=float, required=True)
+    verdict.add_argument("--think-mean", type=float, required=True, metavar="S")
+    verdict.add_argument("--mean-ms", type=float, required=True, help="mean response time")
+    verdict.add_argument("--rps", type=float, required=True, help="achieved requests/s")
+    verdict.add_argument("--generator-cpu", type=float, default=None, metavar="PCT")
+    verdict.add_argument("--requests-per-iteration", type=float, default=1.0, metavar="K")
+    verdict.add_argument("--lang", choices=report.LANGS, default="en")
+    verdict.add_argument("--json", action="store_true", help="print the numbers as JSON")
+
     validate = sub.add_parser("validate-profile", help="check a profile of profiles.yml")
     validate.add_argument("name")
     validate.add_argument("--profiles", type=Path, default=PROFILES_FILE)
@@ -130,6 +142,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def analyse(args: argparse.Namespace) -> int:
     """The ``analyse`` command."""
+    from loadtest import plots  # matplotlib: only this command needs it
+
     if not args.runs and not args.capacities:
         raise ValueError("nothing to analyse: give --run NAME=DIR and/or --capacity NAME=DIR")
     out: Path = args.out
@@ -140,6 +154,10 @@ def analyse(args: argparse.Namespace) -> int:
     verdicts: list[tuple[str, analysis.SaturationVerdict | None]] = []
     instances: list[tuple[str, dict[str, int]]] = []
     run_records: list[dict[str, Any]] = []
+    names = [name for name, _ in args.runs + args.capacities]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise ValueError(f"run names must be unique: {', '.join(duplicates)}")
     for name, directory in args.runs:
         summary = analysis.summarize_run(directory, name)
         summaries.append(summary)
@@ -164,6 +182,7 @@ def analyse(args: argparse.Namespace) -> int:
                 summary.rps,
                 cpu,
                 requests_per_iteration=per_iteration,
+                error_pct=summary.error_pct,
                 lang=args.lang,
             )
         verdicts.append((name, verdict))
@@ -175,6 +194,7 @@ def analyse(args: argparse.Namespace) -> int:
                 "directory": str(directory),
                 "think_mean_s": think,
                 "generator_cpu_pct": cpu,
+                "requests_per_iteration": per_iteration,
                 "verdict": verdict.to_dict() if verdict else None,
                 "instances": counts or None,
             }
@@ -228,6 +248,24 @@ def analyse(args: argparse.Namespace) -> int:
     )
     (out / "tables.md").write_text(markdown, encoding="utf-8")
     print(f"wrote {out / 'summary.json'}, {out / 'tables.md'}, {', '.join(pngs) or 'no plots'}")
+    return 0
+
+
+def verdict_command(args: argparse.Namespace) -> int:
+    """The ``verdict`` command: Little's law on given numbers."""
+    verdict = analysis.saturation_verdict(
+        args.users,
+        args.think_mean,
+        args.mean_ms,
+        args.rps,
+        args.generator_cpu,
+        requests_per_iteration=args.requests_per_iteration,
+        lang=args.lang,
+    )
+    if args.json:
+        print(json.dumps(verdict.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        print(f"{verdict.verdict}: {verdict.explanation}")
     return 0
 
 
@@ -321,6 +359,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return analyse(args)
         if args.command == "validate-profile":
             return validate_profile(args)
+        if args.command == "verdict":
+            return verdict_command(args)
         return run_locust(args)
     except (ValueError, FileNotFoundError, TimeoutError) as error:
         print(f"error: {error}", file=sys.stderr)

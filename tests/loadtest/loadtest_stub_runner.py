@@ -23,6 +23,17 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
+LOCUST = BIN / "locust"
+
+
+def locust_available() -> bool:
+    """True when a locust executable sits next to this python."""
+    return LOCUST.exists()
+
+
+def gunicorn_available() -> bool:
+    """True when gunicorn sits next to this python or on PATH."""
+    return (BIN / "gunicorn").exists() or shutil.which("gunicorn") is not None
 
 
 def free_port() -> int:

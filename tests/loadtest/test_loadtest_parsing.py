@@ -124,7 +124,7 @@ def test_rate_series_from_counts(fixtures_dir: Path) -> None:
 def test_missing_and_ambiguous_dirs(tmp_path: Path, fixtures_dir: Path) -> None:
     with pytest.raises(FileNotFoundError, match="does not exist"):
         analysis.summarize_run(tmp_path / "nope")
-    with pytest.raises(FileNotFoundError, match="_stats.csv"):
+    with pytest.raises(FileNotFoundError, match=r"_stats\.csv"):
         analysis.summarize_run(tmp_path)
     for prefix in ("a", "b"):
         (tmp_path / f"{prefix}_stats.csv").write_text(

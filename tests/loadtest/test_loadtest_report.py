@@ -1,0 +1,122 @@
+# ruff: noqa: RUF001  (Russian titles of the seed report)
+"""Markdown tables in the seed's form, English and Russian."""
+
+from __future__ import annotations
+
+import pytest
+
+from loadtest import report
+from loadtest.analysis import CapacityResult, CapacityStep, RunSummary
+
+
+def run(name: str, rps: float, mean: float, p95: float, p99: float, err: float) -> RunSummary:
+    return RunSummary(
+        name=name,
+        rps=rps,
+        mean_ms=mean,
+        p50=0.0,
+        p95=p95,
+        p99=p99,
+        error_pct=err,
+        requests=1000,
+        failures=int(err * 10),
+        users=300,
+        duration=60.0,
+    )
+
+
+SEED_ONE = run("1 реплика", 219.50, 46.18, 150.0, 270.0, 0.0)
+SEED_FOUR = run("4 реплики", 222.49, 30.39, 110.0, 190.0, 0.0)
+SEED_K8S = run("Kubernetes (4 реплики)", 223.91, 18.89, 96.0, 180.0, 100.0)
+
+
+def lines(table: str) -> list[list[str]]:
+    return [[cell.strip() for cell in line.strip("|").split("|")] for line in table.splitlines()]
+
+
+def test_seed_table_in_russian_reproduces_the_report() -> None:
+    table = report.comparison_table(SEED_ONE, SEED_FOUR, "1 реплика", "4 реплики", lang="ru")
+    rows = lines(table)
+    assert rows[0] == ["Метрика", "1 реплика", "4 реплики", "Изменение"]
+    assert set(rows[1][0]) == {"-"}
+    assert rows[2:] == [
+        ["RPS (запросов/сек)", "219.50", "222.49", "+1.4%"],
+        ["Среднее время отклика", "46.18 мс", "30.39 мс", "-34.2%"],
+        ["95-й перцентиль", "150.00 мс", "110.00 мс", "-26.7%"],
+        ["99-й перцентиль", "270.00 мс", "190.00 мс", "-29.6%"],
+        ["Процент ошибок", "0%", "0%", "-"],
+    ]
+
+
+def test_swarm_vs_kubernetes_errors_change_not_meaningful() -> None:
+    table = report.comparison_table(SEED_FOUR, SEED_K8S, "Docker Swarm", "Kubernetes", "ru")
+    rows = lines(table)
+    assert rows[2] == ["RPS (запросов/сек)", "222.49", "223.91", "+0.6%"]
+    assert rows[3][-1] == "-37.8%"
+    assert rows[4][-1] == "-12.7%"
+    assert rows[5][-1] == "-5.3%"
+    assert rows[6] == ["Процент ошибок", "0%", "100%", "-"]
+
+
+def test_english_titles_by_default() -> None:
+    rows = lines(report.comparison_table(SEED_ONE, SEED_FOUR, "1 replica", "4 replicas"))
+    assert rows[0] == ["Metric", "1 replica", "4 replicas", "Change"]
+    assert [row[0] for row in rows[2:]] == [
+        "RPS (requests/s)",
+        "Mean response time",
+        "95th percentile",
+        "99th percentile",
+        "Error rate",
+    ]
+    assert rows[3][1] == "46.18 ms"
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "expected"),
+    [
+        (100.0, 110.0, "+10.0%"),
+        (100.0, 90.0, "-10.0%"),
+        (100.0, 100.0, "0.0%"),
+        (100.0, 100.04, "0.0%"),  # rounds to zero: no sign
+        (0.0, 0.0, "-"),
+        (0.0, 5.0, "-"),
+        (2.0, 0.0, "-100.0%"),
+        (219.50, 222.49, "+1.4%"),
+    ],
+)
+def test_format_change(before: float, after: float, expected: str) -> None:
+    assert report.format_change(before, after) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [(0.0, "0%"), (100.0, "100%"), (0.5, "0.5%"), (1.234, "1.23%")]
+)
+def test_format_pct(value: float, expected: str) -> None:
+    assert report.format_pct(value) == expected
+
+
+def test_unknown_language() -> None:
+    with pytest.raises(ValueError, match="unknown language 'de'"):
+        report.comparison_table(SEED_ONE, SEED_FOUR, "a", "b", lang="de")
+
+
+def test_runs_table_has_one_row_per_run() -> None:
+    rows = lines(report.runs_table([SEED_ONE, SEED_FOUR, SEED_K8S], lang="ru"))
+    assert rows[0][0] == "Прогон"
+    assert [row[0] for row in rows[2:]] == [SEED_ONE.name, SEED_FOUR.name, SEED_K8S.name]
+    assert rows[4][-1] == "100%"
+
+
+def test_capacity_table_marks_slo() -> None:
+    steps = [
+        CapacityStep(10, 0, 9, 300.0, 50.0, 0.0, 3000, 0),
+        CapacityStep(20, 10, 19, 500.0, 400.0, 0.0, 5000, 0),
+        CapacityStep(30, 20, 29, 520.0, 900.0, 0.0, 5200, 0),
+    ]
+    result = CapacityResult(500.0, 1.0, steps, steps[1])
+    rows = lines(report.capacity_table(result).split("\n\n")[0])
+    assert [row[-1] for row in rows[2:]] == ["yes", "yes", "no"]
+    assert "Capacity: 500.0 req/s at 20 users" in report.capacity_table(result)
+    assert "Ёмкость: 500.0 запр./с" in report.capacity_table(result, "ru")
+    none = CapacityResult(10.0, 1.0, steps, None)
+    assert "No step met the SLO" in report.capacity_table(none)
