@@ -39,8 +39,8 @@ def test_five_services_with_healthchecks_and_registry_images(compose):
     assert "voting.vote:create_app()" in services["vote"]["command"]
     assert "voting.result:create_app()" in services["result"]["command"]
     assert services["worker"]["command"] == ["python3", "-m", "voting.worker"]
-    assert services["vote"]["ports"] == ["5000:8000"]
-    assert services["result"]["ports"] == ["5001:8000"]
+    assert services["vote"]["ports"] == ["5080:8000"]
+    assert services["result"]["ports"] == ["5081:8000"]
     assert "db-data:/var/lib/postgresql/data" in services["db"]["volumes"]
 
 
