@@ -19,7 +19,7 @@ help:
 	@echo "make lab    - the whole lab on local Docker-in-Docker nodes, ends in artifacts/REPORT.md"
 	@echo "make test   - lint (ansible-lint, yamllint, ruff), pytest, molecule"
 	@echo "make up     - images and lab nodes only;  make down - remove the lab nodes"
-	@echo "make bench  - measure cold/warm lab set-up and node memory (artifacts/bench/)"
+	@echo "make bench  - measure lab set-up, node memory, stack vs direct RPS (artifacts/bench/)"
 
 $(VENV)/.installed: requirements.txt scripts/bootstrap.sh
 	scripts/bootstrap.sh venv "$(VENV)"
@@ -63,8 +63,10 @@ molecule: bootstrap
 
 test: lint pytest molecule
 
+# lab: cold/warm substrate on its own nodes; stack: direct vs 4-replica stack (needs `make lab`).
 bench: bootstrap
-	$(PY) scripts/bench.py
+	$(PY) scripts/bench.py lab
+	$(PY) scripts/bench.py stack || echo "bench: stack part skipped (run make lab first)"
 
 clean: down
 	rm -rf artifacts

@@ -1,4 +1,6 @@
-"""Benchmarks of the lab substrate (issue targets), measured on this machine.
+"""Benchmarks of the lab (issue targets), measured on this machine.
+
+`python scripts/bench.py lab` (the substrate):
 
 - cold: playbooks/lab.yml with no lab images present (base built from Debian packages or
   pulled, node image built, three nodes created) -- what `make up` does after bootstrap;
@@ -8,6 +10,13 @@
 It uses its own image repositories (bench/base, bench/node), node names (bench-*) and
 network (bench_lab_net), so it never touches a running lab, and removes them at the end.
 Results: artifacts/bench/lab.json and a Markdown table on stdout.
+
+`python scripts/bench.py stack` (needs `make lab`: the counter stack on 127.0.0.1:8080):
+- the counter endpoint `GET /` served directly on this host (gunicorn, 2 workers, + a real
+  redis-server) and through the 4-replica Swarm stack, same load generator (wrk, 2 threads,
+  50 connections), same run; the stack's share of the direct figure;
+- idle memory of each app replica (RSS sum of its processes).
+Results: artifacts/bench/stack.json and a Markdown table on stdout.
 """
 
 from __future__ import annotations
@@ -15,10 +24,12 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 import yaml
@@ -118,7 +129,7 @@ def node_memory(name: str) -> dict[str, float]:
     }
 
 
-def main() -> int:
+def bench_lab() -> int:
     out_dir = ROOT / "artifacts" / "bench"
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="lab-bench.") as tmp:
@@ -165,5 +176,175 @@ def main() -> int:
     return 0
 
 
+def free_port() -> int:
+    """A free TCP port on the loopback."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wrk(url: str, seconds: int) -> dict[str, float]:
+    """Requests per second and mean latency that wrk measures against *url*."""
+    out = subprocess.run(
+        ["wrk", "-t2", "-c50", f"-d{seconds}s", "--latency", url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([0-9.]+)", out).group(1))  # type: ignore[union-attr]
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {"rps": round(rps, 1), "non_2xx": int(non2xx.group(1)) if non2xx else 0}
+
+
+def wait_http(url: str, timeout: float = 20.0) -> None:
+    """Wait until *url* answers 200."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise SystemExit(f"bench: {url} did not answer within {timeout} s")
+
+
+def replica_memory() -> dict[str, float]:
+    """RSS (MiB) of every counter_app task, read inside its container on its node."""
+    result: dict[str, float] = {}
+    ps = subprocess.run(
+        [
+            "docker",
+            "exec",
+            "manager1",
+            "docker",
+            "service",
+            "ps",
+            "counter_app",
+            "--filter",
+            "desired-state=running",
+            "--no-trunc",
+            "--format",
+            "{{.Node}} {{.Name}}.{{.ID}}",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split("\n")
+    script = (
+        "import glob\n"
+        "t=0\n"
+        "for f in glob.glob('/proc/[0-9]*/status'):\n"
+        "    try:\n"
+        "        t+=int([l for l in open(f) if l.startswith('VmRSS')][0].split()[1])\n"
+        "    except (OSError, IndexError):\n"
+        "        pass\n"
+        "print(t)"
+    )
+    for line in filter(None, ps):
+        node, container = line.split()
+        kib = subprocess.run(
+            ["docker", "exec", node, "docker", "exec", container, "python3", "-c", script],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        result[container.rsplit(".", 1)[0]] = round(int(kib) / 1024, 1)
+    return result
+
+
+def bench_stack(seconds: int = 15) -> int:
+    stack_url = "http://127.0.0.1:8080/"
+    try:
+        wait_http(stack_url, timeout=5)
+    except SystemExit:
+        print("bench: no counter stack on 127.0.0.1:8080; run `make lab` first")
+        return 1
+    out_dir = ROOT / "artifacts" / "bench"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    redis_port, app_port = free_port(), free_port()
+    procs: list[subprocess.Popen[bytes]] = []
+    with tempfile.TemporaryDirectory(prefix="lab-bench-direct.") as tmp:
+        try:
+            procs.append(
+                subprocess.Popen(
+                    [
+                        "redis-server",
+                        "--port",
+                        str(redis_port),
+                        "--bind",
+                        "127.0.0.1",
+                        "--save",
+                        "",
+                        "--appendonly",
+                        "no",
+                        "--dir",
+                        tmp,
+                    ],
+                    stdout=subprocess.DEVNULL,
+                )
+            )
+            env = dict(
+                os.environ,
+                REDIS_HOST="127.0.0.1",
+                REDIS_PORT=str(redis_port),
+                GUNICORN_BIND=f"127.0.0.1:{app_port}",
+                GUNICORN_WORKERS="2",
+            )
+            gunicorn = Path(sys.executable).parent / "gunicorn"
+            procs.append(
+                subprocess.Popen(
+                    [str(gunicorn), "-c", "gunicorn.conf.py", "counter:create_app()"],
+                    cwd=ROOT / "app",
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
+            direct_url = f"http://127.0.0.1:{app_port}/"
+            wait_http(direct_url)
+            print(f"bench: wrk {seconds} s against the app on this host ...", flush=True)
+            direct = wrk(direct_url, seconds)
+        finally:
+            for proc in reversed(procs):
+                proc.terminate()
+                proc.wait(timeout=10)
+    print(f"bench: wrk {seconds} s against the 4-replica stack ...", flush=True)
+    stack = wrk(stack_url, seconds)
+    memory = replica_memory()
+    share = round(100 * stack["rps"] / direct["rps"], 1)
+    result = {
+        "cpus": os.cpu_count(),
+        "load": "wrk -t2 -c50, GET /",
+        "seconds": seconds,
+        "direct": direct,
+        "stack": stack,
+        "stack_share_pct": share,
+        "idle_replica_rss_mib": memory,
+        "targets": {"stack_share_pct": 75, "idle_replica_rss_mib": 100},
+    }
+    (out_dir / "stack.json").write_text(json.dumps(result, indent=2) + "\n")
+    print("\n| measure | value | target |\n|---|---|---|")
+    print(
+        f"| `GET /` direct (gunicorn 2 workers + Redis on the host) | {direct['rps']} req/s | - |"
+    )
+    print(
+        f"| `GET /` through the 4-replica stack (HAProxy edge, dnsrr) | {stack['rps']} req/s "
+        f"({share} % of direct) | >= 75 % |"
+    )
+    for name, mib in memory.items():
+        print(f"| idle app replica {name} | RSS {mib} MiB | <= 100 MiB |")
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    what = argv[1] if len(argv) > 1 else "lab"
+    if what == "lab":
+        return bench_lab()
+    if what == "stack":
+        return bench_stack()
+    raise SystemExit(f"usage: {argv[0]} lab|stack")
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv))
