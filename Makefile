@@ -11,7 +11,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export ANSIBLE_FORCE_COLOR ?= 0
 export PY_COLORS ?= 0
 PLAYBOOK := $(VENV)/bin/ansible-playbook
-MOLECULE_SCENARIOS ?= default engine registry swarm
+MOLECULE_SCENARIOS ?= default engine registry swarm lab
 
 .PHONY: help bootstrap venv collections engine up down lab report test lint pytest molecule bench clean
 
