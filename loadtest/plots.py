@@ -42,41 +42,45 @@ def plot_timeseries(
     return out
 
 
-def plot_capacity(result: CapacityResult, out_png: str | Path, title: str = "") -> Path:
-    """Capacity curve: p99 against RPS per user step, the SLO line and the best step."""
+def plot_capacity(
+    results: Mapping[str, CapacityResult], out_png: str | Path, title: str = ""
+) -> Path:
+    """Capacity curves: p99 against RPS per user step, one line per run, the SLO line and
+    each run's best step within the SLO (a star)."""
     out = Path(out_png)
     fig, axis = plt.subplots(figsize=(8, 5.5))
     try:
-        steps = [step for step in result.steps if step.p99_ms is not None]
-        xs = [step.rps for step in steps]
-        ys = [float(step.p99_ms or 0.0) for step in steps]
-        axis.plot(xs, ys, marker="o", linewidth=1.5, label="steps")
-        for step, x, y in zip(steps, xs, ys, strict=True):
-            axis.annotate(
-                f"{step.users}u", (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8
-            )
-        axis.axhline(
-            result.slo_p99_ms,
-            color="tab:red",
-            linestyle="--",
-            linewidth=1,
-            label=f"SLO p99 {result.slo_p99_ms:g} ms",
-        )
-        if result.best is not None and result.best.p99_ms is not None:
-            axis.plot(
-                [result.best.rps],
-                [result.best.p99_ms],
-                marker="*",
-                markersize=14,
-                color="tab:green",
-                linestyle="none",
-                label=f"capacity {result.best.rps:.0f} req/s",
+        slos = sorted({result.slo_p99_ms for result in results.values()})
+        for name, result in results.items():
+            steps = [step for step in result.steps if step.p99_ms is not None]
+            xs = [step.rps for step in steps]
+            ys = [float(step.p99_ms or 0.0) for step in steps]
+            (line,) = axis.plot(xs, ys, marker="o", linewidth=1.5, label=name)
+            for step, x, y in zip(steps, xs, ys, strict=True):
+                axis.annotate(
+                    f"{step.users}u", (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7
+                )
+            if result.best is not None and result.best.p99_ms is not None:
+                axis.plot(
+                    [result.best.rps],
+                    [result.best.p99_ms],
+                    marker="*",
+                    markersize=14,
+                    color=line.get_color(),
+                    linestyle="none",
+                    label=f"{name}: {result.best.rps:.0f} req/s within the SLO",
+                )
+        for slo in slos:
+            axis.axhline(
+                slo, color="tab:red", linestyle="--", linewidth=1, label=f"SLO p99 {slo:g} ms"
             )
         axis.set_xlabel("requests/s")
         axis.set_ylabel("p99, ms")
-        axis.set_title(title or "Capacity curve")
-        axis.grid(True, alpha=0.3)
-        axis.legend(loc="best", fontsize="small")
+        axis.set_yscale("log")
+        axis.set_title(title or "Capacity: p99 against throughput per user step")
+        axis.grid(True, alpha=0.3, which="both")
+        if results:
+            axis.legend(loc="best", fontsize="small")
         fig.tight_layout()
         out.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(out, dpi=100)

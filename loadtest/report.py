@@ -48,6 +48,13 @@ TEXT: dict[str, dict[str, str]] = {
         "think-time bound": "think-time bound",
         "server saturated": "server saturated",
         "generator bound": "generator bound",
+        "generator_cpu": "Generator CPU, busiest process (all)",
+        "capacity_run": "Run",
+        "capacity_rps": "Highest RPS within the SLO",
+        "capacity_users": "At users",
+        "capacity_p99": "p99 there",
+        "capacity_steps": "Steps run",
+        "capacity_none": "none within the SLO",
     },
     "ru": {
         "metric": "Метрика",
@@ -82,6 +89,13 @@ TEXT: dict[str, dict[str, str]] = {
         "think-time bound": "ограничено паузой пользователей",
         "server saturated": "сервер насыщен",
         "generator bound": "ограничено генератором нагрузки",
+        "generator_cpu": "CPU генератора, самый загруженный процесс (всего)",
+        "capacity_run": "Прогон",
+        "capacity_rps": "Наибольший RPS в пределах SLO",
+        "capacity_users": "При пользователях",
+        "capacity_p99": "p99 при этом",
+        "capacity_steps": "Ступеней выполнено",
+        "capacity_none": "ни одной ступени в пределах SLO",
     },
 }
 
@@ -189,14 +203,63 @@ def runs_table(runs: Sequence[RunSummary], lang: str = "en") -> str:
     return _table(header, rows)
 
 
-def verdicts_table(verdicts: Sequence[tuple[str, SaturationVerdict]], lang: str = "en") -> str:
-    """Run, offered and achieved load, verdict."""
+def _cpu(busiest: float | None, total: float | None) -> str:
+    if busiest is None:
+        return "-"
+    if total is None or abs(total - busiest) < 0.05:
+        return f"{busiest:.0f}%"
+    return f"{busiest:.0f}% ({total:.0f}%)"
+
+
+def verdicts_table(
+    verdicts: Sequence[tuple[str, SaturationVerdict]],
+    lang: str = "en",
+    generator_total: dict[str, float | None] | None = None,
+) -> str:
+    """Run, offered and achieved load, the generator's CPU, verdict."""
     t = text(lang)
-    header = [t["run"], t["offered"], t["achieved"], t["verdict"]]
+    totals = generator_total or {}
+    header = [t["run"], t["offered"], t["achieved"], t["generator_cpu"], t["verdict"]]
     rows = [
-        [name, f"{v.offered_rps:.1f}", f"{v.achieved_rps:.1f}", t[v.verdict]]
+        [
+            name,
+            f"{v.offered_rps:.1f}",
+            f"{v.achieved_rps:.1f}",
+            _cpu(v.generator_cpu_pct, totals.get(name)),
+            t[v.verdict],
+        ]
         for name, v in verdicts
     ]
+    return _table(header, rows)
+
+
+def capacity_summary_table(
+    capacities: Sequence[tuple[str, CapacityResult]], lang: str = "en"
+) -> str:
+    """One row per capacity run: the highest RPS within the SLO, at which step."""
+    t = text(lang)
+    header = [
+        t["capacity_run"],
+        t["capacity_rps"],
+        t["capacity_users"],
+        t["capacity_p99"],
+        t["capacity_steps"],
+    ]
+    rows = []
+    for name, result in capacities:
+        best = result.best
+        if best is None or best.p99_ms is None:
+            rows.append([name, t["capacity_none"], "-", "-", str(len(result.steps))])
+        else:
+            rows.append(
+                [
+                    name,
+                    f"{best.rps:.1f}",
+                    str(best.users),
+                    _ms(best.p99_ms, lang),
+                    str(len(result.steps)),
+                ]
+            )
     return _table(header, rows)
 
 
@@ -248,6 +311,7 @@ HEADINGS: dict[str, dict[str, str]] = {
         "compare": "Comparison: {baseline} vs {candidate}",
         "saturation": "What limited each run",
         "capacity": "Capacity: {name}",
+        "capacity_all": "Capacity within the SLO (p99 <= {slo:g} ms, errors <= {maxerr:g}%)",
         "instances": "Responses per instance (X-Instance)",
         "think_unknown": "{name}: think time unknown (pass --think-mean), no verdict.",
     },
@@ -257,6 +321,7 @@ HEADINGS: dict[str, dict[str, str]] = {
         "compare": "Сравнение: {baseline} и {candidate}",
         "saturation": "Что ограничивало каждый прогон",
         "capacity": "Ёмкость: {name}",
+        "capacity_all": "Ёмкость в пределах SLO (p99 <= {slo:g} мс, ошибки <= {maxerr:g}%)",
         "instances": "Ответы по экземплярам (X-Instance)",
         "think_unknown": "{name}: время паузы неизвестно (укажите --think-mean), вывода нет.",
     },
@@ -270,6 +335,7 @@ def render_markdown(
     capacities: Sequence[tuple[str, CapacityResult]] = (),
     instances: Sequence[tuple[str, dict[str, int]]] = (),
     lang: str = "en",
+    generator_total: dict[str, float | None] | None = None,
 ) -> str:
     """The whole tables.md: runs, comparisons, verdicts with their math, capacity."""
     text(lang)  # validates the language
@@ -285,12 +351,16 @@ def render_markdown(
     if verdicts:
         parts += [f"## {h['saturation']}", ""]
         if known:
-            parts += [verdicts_table(known, lang), ""]
+            parts += [verdicts_table(known, lang, generator_total), ""]
         for name, verdict in verdicts:
             if verdict is None:
                 parts += [h["think_unknown"].format(name=name), ""]
             else:
                 parts += [f"**{name}**: {verdict.explanation}", ""]
+    if capacities:
+        first = capacities[0][1]
+        heading = h["capacity_all"].format(slo=first.slo_p99_ms, maxerr=first.max_error_pct)
+        parts += [f"## {heading}", "", capacity_summary_table(capacities, lang), ""]
     for name, result in capacities:
         parts += [f"## {h['capacity'].format(name=name)}", "", capacity_table(result, lang), ""]
     shown = [(name, counts) for name, counts in instances if counts]

@@ -30,7 +30,10 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -253,15 +256,9 @@ def replica_memory() -> dict[str, float]:
     return result
 
 
-def bench_stack(seconds: int = 15) -> int:
-    stack_url = "http://127.0.0.1:8080/"
-    try:
-        wait_http(stack_url, timeout=5)
-    except SystemExit:
-        print("bench: no counter stack on 127.0.0.1:8080; run `make lab` first")
-        return 1
-    out_dir = ROOT / "artifacts" / "bench"
-    out_dir.mkdir(parents=True, exist_ok=True)
+@contextmanager
+def direct_app(workers: int = 2) -> Iterator[str]:
+    """The counter app on this host: gunicorn (*workers* processes) + a real redis-server."""
     redis_port, app_port = free_port(), free_port()
     procs: list[subprocess.Popen[bytes]] = []
     with tempfile.TemporaryDirectory(prefix="lab-bench-direct.") as tmp:
@@ -269,17 +266,8 @@ def bench_stack(seconds: int = 15) -> int:
             procs.append(
                 subprocess.Popen(
                     [
-                        "redis-server",
-                        "--port",
-                        str(redis_port),
-                        "--bind",
-                        "127.0.0.1",
-                        "--save",
-                        "",
-                        "--appendonly",
-                        "no",
-                        "--dir",
-                        tmp,
+                        *("redis-server", "--port", str(redis_port), "--bind", "127.0.0.1"),
+                        *("--save", "", "--appendonly", "no", "--dir", tmp),
                     ],
                     stdout=subprocess.DEVNULL,
                 )
@@ -289,7 +277,7 @@ def bench_stack(seconds: int = 15) -> int:
                 REDIS_HOST="127.0.0.1",
                 REDIS_PORT=str(redis_port),
                 GUNICORN_BIND=f"127.0.0.1:{app_port}",
-                GUNICORN_WORKERS="2",
+                GUNICORN_WORKERS=str(workers),
             )
             gunicorn = Path(sys.executable).parent / "gunicorn"
             procs.append(
@@ -301,14 +289,27 @@ def bench_stack(seconds: int = 15) -> int:
                     stderr=subprocess.DEVNULL,
                 )
             )
-            direct_url = f"http://127.0.0.1:{app_port}/"
-            wait_http(direct_url)
-            print(f"bench: wrk {seconds} s against the app on this host ...", flush=True)
-            direct = wrk(direct_url, seconds)
+            url = f"http://127.0.0.1:{app_port}/"
+            wait_http(url)
+            yield url
         finally:
             for proc in reversed(procs):
                 proc.terminate()
                 proc.wait(timeout=10)
+
+
+def bench_stack(seconds: int = 15) -> int:
+    stack_url = "http://127.0.0.1:8080/"
+    try:
+        wait_http(stack_url, timeout=5)
+    except SystemExit:
+        print("bench: no counter stack on 127.0.0.1:8080; run `make lab` first")
+        return 1
+    out_dir = ROOT / "artifacts" / "bench"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with direct_app() as direct_url:
+        print(f"bench: wrk {seconds} s against the app on this host ...", flush=True)
+        direct = wrk(direct_url, seconds)
     print(f"bench: wrk {seconds} s against the 4-replica stack ...", flush=True)
     stack = wrk(stack_url, seconds)
     memory = replica_memory()
@@ -337,13 +338,131 @@ def bench_stack(seconds: int = 15) -> int:
     return 0
 
 
+def locust_run(url: str, out: Path, workers: int) -> dict[str, Any]:
+    """``python -m loadtest run generator`` against *url*: RPS and generator CPU."""
+    subprocess.run(
+        [
+            *(sys.executable, "-m", "loadtest", "run", "generator", "--host", url.rstrip("/")),
+            *("--out", str(out), "--workers", str(workers)),
+        ],
+        cwd=ROOT,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    sys.path.insert(0, str(ROOT))
+    from loadtest import analysis
+
+    summary = analysis.summarize_run(out, "generator")
+    meta = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    return {
+        "rps": round(summary.rps, 1),
+        "requests": summary.requests,
+        "failures": summary.failures,
+        "workers": workers,
+        "cpu_busiest_process_pct": round(meta["generator_cpu_pct"] or 0, 1),
+        "cpu_total_pct": round(meta["generator_cpu_total_pct"] or 0, 1),
+    }
+
+
+def bench_generator(seconds: int = 15) -> int:
+    """Locust (profile `generator`: 50 users, no think time, GET /) against wrk -c50."""
+    out_dir = ROOT / "artifacts" / "bench"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with direct_app() as url, tempfile.TemporaryDirectory(prefix="lab-bench-locust.") as tmp:
+        print(f"bench: wrk {seconds} s against the app on this host ...", flush=True)
+        reference = wrk(url, seconds)
+        runs = []
+        for workers in (0, 2):
+            label = f"{workers} workers" if workers else "one process"
+            print(f"bench: locust ({label}) against the same app ...", flush=True)
+            runs.append(locust_run(url, Path(tmp) / f"w{workers}", workers))
+    best = max(runs, key=lambda run: run["rps"])
+    share = round(100 * best["rps"] / reference["rps"], 1)
+    result = {
+        "cpus": os.cpu_count(),
+        "endpoint": "GET / of the counter app on this host (gunicorn 2 workers + redis-server)",
+        "wrk": reference | {"load": f"wrk -t2 -c50 -d{seconds}s"},
+        "locust": runs,
+        "locust_share_of_wrk_pct": share,
+        "targets": {"locust_share_of_wrk_pct": 80},
+    }
+    (out_dir / "generator.json").write_text(json.dumps(result, indent=2) + "\n")
+    print("\n| measure | value | target |\n|---|---|---|")
+    print(f"| wrk -t2 -c50, `GET /` direct | {reference['rps']} req/s | - |")
+    for run in runs:
+        label = f"master + {run['workers']} workers" if run["workers"] else "one process"
+        print(
+            f"| locust {label}, 50 users, no think time | {run['rps']} req/s, CPU "
+            f"{run['cpu_busiest_process_pct']} % busiest process, {run['cpu_total_pct']} % "
+            f"in all | - |"
+        )
+    print(f"| locust best / wrk | {share} % | >= 80 % |")
+    return 0
+
+
+def bench_analysis() -> int:
+    """Analysis of the lab's 60 s runs' CSVs and rendering of REPORT.md, timed."""
+    runs_dir = ROOT / "artifacts" / "loadtest"
+    names = [d.name for d in sorted(runs_dir.glob("*")) if (d / "locust_stats.csv").exists()]
+    if not names:
+        print("bench: no load-test runs in artifacts/loadtest; run `make lab` first")
+        return 1
+    out_dir = ROOT / "artifacts" / "bench"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="lab-bench-analyse.") as tmp:
+        started = time.monotonic()
+        subprocess.run(
+            [sys.executable, "-m", "loadtest", "analyse", "--out", tmp]
+            + [f"--run={name}={runs_dir / name}" for name in names],
+            cwd=ROOT,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        analyse_s = time.monotonic() - started
+    started = time.monotonic()
+    subprocess.run(
+        [str(Path(sys.executable).parent / "ansible-playbook"), "playbooks/report.yml"],
+        cwd=ROOT,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    render_s = time.monotonic() - started
+    durations = {}
+    for name in names:
+        history = runs_dir / name / "locust_stats_history.csv"
+        stamps = [line.split(",", 1)[0] for line in history.read_text().splitlines()[1:]]
+        durations[name] = int(stamps[-1]) - int(stamps[0]) if stamps else 0
+    result = {
+        "runs": durations,
+        "analyse_s": round(analyse_s, 2),
+        "render_report_s": round(render_s, 2),
+        "total_s": round(analyse_s + render_s, 2),
+        "targets": {"total_s": 5},
+    }
+    (out_dir / "analysis.json").write_text(json.dumps(result, indent=2) + "\n")
+    print("\n| measure | value | target |\n|---|---|---|")
+    print(
+        f"| analyse {', '.join(f'{n} ({s} s)' for n, s in durations.items())} "
+        f"| {result['analyse_s']} s | - |"
+    )
+    print(
+        f"| render artifacts/REPORT.md (playbooks/report.yml) | {result['render_report_s']} s | - |"
+    )
+    print(f"| both | {result['total_s']} s | < 5 s |")
+    return 0
+
+
 def main(argv: list[str]) -> int:
     what = argv[1] if len(argv) > 1 else "lab"
     if what == "lab":
         return bench_lab()
     if what == "stack":
         return bench_stack()
-    raise SystemExit(f"usage: {argv[0]} lab|stack")
+    if what == "generator":
+        return bench_generator()
+    if what == "analysis":
+        return bench_analysis()
+    raise SystemExit(f"usage: {argv[0]} lab|stack|generator|analysis")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Shared fixtures of the load test tests: recorded CSVs and a live stub server."""
+"""Shared fixtures of the load test tests: recorded CSVs and the live counter app."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from loadtest_stub_runner import gunicorn_available, stub_server  # noqa: E402
+from loadtest_app_runner import app_available, app_server  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -26,10 +26,11 @@ def repo_root() -> Path:
 
 
 @pytest.fixture
-def stub_url() -> Iterator[str]:
-    """Base URL of the stub counter app under gunicorn (2 workers) on a free loopback port;
-    the server is stopped (SIGTERM, then SIGKILL of its process group) whatever the test does."""
-    if not gunicorn_available():
-        pytest.skip("gunicorn not installed")
-    with stub_server(workers=2) as url:
+def app_url() -> Iterator[str]:
+    """Base URL of the counter app (app/counter under gunicorn, 2 workers, a real
+    redis-server) on free loopback ports; both are stopped (SIGTERM, then SIGKILL of their
+    process groups) whatever the test does. `make test` installs redis-server."""
+    if not app_available():
+        pytest.fail("gunicorn and redis-server are needed (make bootstrap installs them)")
+    with app_server(workers=2) as url:
         yield url

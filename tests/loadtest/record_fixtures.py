@@ -2,7 +2,7 @@
 
     .venv/bin/python tests/loadtest/record_fixtures.py
 
-Starts the stub counter app with gunicorn on 127.0.0.1 (1 worker, then 4 workers: the
+Starts the counter app (gunicorn + redis-server) on 127.0.0.1 (1 worker, then 4 workers: the
 "1 replica" / "4 replicas" pair; then no server at all, so every request fails, like the
 seed's Kubernetes run), runs ``python -m loadtest run`` against it (locust headless, 20 users,
 10 users/s, 10 s, think 1-2 s) and a short stepped capacity run (5 more users every 3 s up to
@@ -25,7 +25,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(HERE))
 
-from loadtest_stub_runner import free_port, stub_server  # noqa: E402
+from loadtest_app_runner import app_server, free_port  # noqa: E402
 
 FIXTURES = HERE / "fixtures"
 PROFILES = """
@@ -60,9 +60,9 @@ def _nothing_listening() -> Iterator[str]:
 
 
 def record(name: str, workers: int, profile: str, scratch: Path) -> None:
-    """One locust run against a fresh stub server; copy its files to fixtures/<name>/."""
+    """One locust run against a fresh counter app; copy its files to fixtures/<name>/."""
     run_dir = scratch / name
-    with stub_server(workers=workers) if workers else _nothing_listening() as url:
+    with app_server(workers=workers) if workers else _nothing_listening() as url:
         subprocess.run(
             [
                 sys.executable,

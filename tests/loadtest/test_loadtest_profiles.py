@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
-from loadtest_stub_runner import LOCUST, locust_available
+from loadtest_app_runner import LOCUST, locust_available
 
 from loadtest import profiles
 
@@ -67,7 +67,8 @@ def test_capacity_uses_the_shape_not_users() -> None:
 
 
 def test_unknown_profile() -> None:
-    with pytest.raises(ValueError, match=r"unknown profile 'nope' \(known: capacity, seed, smoke"):
+    known = r"\(known: capacity, generator, seed, smoke, smoke-capacity"
+    with pytest.raises(ValueError, match=r"unknown profile 'nope' " + known):
         profiles.get_profile("nope")
 
 
