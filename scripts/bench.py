@@ -1,4 +1,4 @@
-"""Benchmarks of the lab (issue targets), measured on this machine.
+"""Benchmarks of the lab (issue targets), measured on this machine (`make bench`).
 
 `python scripts/bench.py lab` (the substrate):
 
@@ -9,14 +9,21 @@
 
 It uses its own image repositories (bench/base, bench/node), node names (bench-*) and
 network (bench_lab_net), so it never touches a running lab, and removes them at the end.
-Results: artifacts/bench/lab.json and a Markdown table on stdout.
 
 `python scripts/bench.py stack` (needs `make lab`: the counter stack on 127.0.0.1:8080):
-- the counter endpoint `GET /` served directly on this host (gunicorn, 2 workers, + a real
-  redis-server) and through the 4-replica Swarm stack, same load generator (wrk, 2 threads,
-  50 connections), same run; the stack's share of the direct figure;
-- idle memory of each app replica (RSS sum of its processes).
-Results: artifacts/bench/stack.json and a Markdown table on stdout.
+the counter endpoint `GET /` served directly on this host (two one-worker gunicorn servers
+sharing the port with SO_REUSEPORT, and a real redis-server) and through the 4-replica Swarm
+stack (via the loopback port and at the manager's address), wrk (2 threads, 50 connections),
+taking turns three times, medians; idle memory of each app replica.
+
+`python scripts/bench.py generator`: Locust (one process, and a master with 2 workers)
+against wrk on the same endpoint (the app on this host as 1 and as 2 gunicorn servers),
+medians of three rounds, with the generators' CPU.
+
+`python scripts/bench.py analysis` (needs `make lab`): `python -m loadtest analyse` of the
+lab's load-test runs and `playbooks/report.yml`, timed.
+
+Results: artifacts/bench/{lab,stack,generator,analysis}.json and Markdown tables on stdout.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import resource
 import socket
 import subprocess
 import sys
@@ -41,6 +49,7 @@ ROOT = Path(__file__).resolve().parents[1]
 NODES = {"managers": ["bench-manager1"], "workers": ["bench-worker1", "bench-worker2"]}
 REPOS = ["bench/base", "bench/node"]
 SETTLE_S = 20
+GUNICORN_ARGS = ("-c", "gunicorn.conf.py", "--reuse-port", "counter:create_app()")
 
 
 def inventory(directory: Path) -> Path:
@@ -187,16 +196,26 @@ def free_port() -> int:
 
 
 def wrk(url: str, seconds: int) -> dict[str, float]:
-    """Requests per second and mean latency that wrk measures against *url*."""
+    """Requests per second that wrk (2 threads, 50 connections) measures against *url*,
+    and the CPU wrk itself used (% of one core, from its rusage)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.monotonic()
     out = subprocess.run(
         ["wrk", "-t2", "-c50", f"-d{seconds}s", "--latency", url],
         capture_output=True,
         text=True,
         check=True,
     ).stdout
+    wall = time.monotonic() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_s = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     rps = float(re.search(r"Requests/sec:\s+([0-9.]+)", out).group(1))  # type: ignore[union-attr]
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {"rps": round(rps, 1), "non_2xx": int(non2xx.group(1)) if non2xx else 0}
+    return {
+        "rps": round(rps, 1),
+        "non_2xx": int(non2xx.group(1)) if non2xx else 0,
+        "cpu_pct": round(100 * cpu_s / wall, 1),
+    }
 
 
 def wait_http(url: str, timeout: float = 20.0) -> None:
@@ -257,8 +276,12 @@ def replica_memory() -> dict[str, float]:
 
 
 @contextmanager
-def direct_app(workers: int = 2) -> Iterator[str]:
-    """The counter app on this host: gunicorn (*workers* processes) + a real redis-server."""
+def direct_app(processes: int = 2) -> Iterator[str]:
+    """The counter app on this host with a real redis-server: *processes* gunicorn servers
+    of one worker each, sharing the port with SO_REUSEPORT so the kernel spreads connections
+    over them. (One gunicorn with two workers is no baseline: the workers race to accept,
+    and wrk's 50 keep-alive connections often land 50/0 or 47/3 on them, which halves the
+    figure from one run to the next.)"""
     redis_port, app_port = free_port(), free_port()
     procs: list[subprocess.Popen[bytes]] = []
     with tempfile.TemporaryDirectory(prefix="lab-bench-direct.") as tmp:
@@ -277,20 +300,28 @@ def direct_app(workers: int = 2) -> Iterator[str]:
                 REDIS_HOST="127.0.0.1",
                 REDIS_PORT=str(redis_port),
                 GUNICORN_BIND=f"127.0.0.1:{app_port}",
-                GUNICORN_WORKERS=str(workers),
+                GUNICORN_WORKERS="1",
             )
             gunicorn = Path(sys.executable).parent / "gunicorn"
-            procs.append(
-                subprocess.Popen(
-                    [str(gunicorn), "-c", "gunicorn.conf.py", "counter:create_app()"],
-                    cwd=ROOT / "app",
-                    env=env,
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
+            for _ in range(processes):
+                procs.append(
+                    subprocess.Popen(
+                        [
+                            str(gunicorn),
+                            "-c",
+                            "gunicorn.conf.py",
+                            "--reuse-port",
+                            "counter:create_app()",
+                        ],
+                        cwd=ROOT / "app",
+                        env=env,
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                    )
                 )
-            )
             url = f"http://127.0.0.1:{app_port}/"
             wait_http(url)
+            time.sleep(1)  # every server listening before the load starts
             yield url
         finally:
             for proc in reversed(procs):
@@ -298,7 +329,24 @@ def direct_app(workers: int = 2) -> Iterator[str]:
                 proc.wait(timeout=10)
 
 
-def bench_stack(seconds: int = 15) -> int:
+def node_address(name: str) -> str | None:
+    """The address of lab node container *name* on the lab network, if it runs here."""
+    template = "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}"
+    found = subprocess.run(
+        ["docker", "inspect", "-f", template, name],
+        capture_output=True,
+        text=True,
+    )
+    addresses = found.stdout.split()
+    return addresses[0] if found.returncode == 0 and addresses else None
+
+
+def bench_stack(seconds: int = 15, rounds: int = 3) -> int:
+    """wrk against the counter app on this host and through the 4-replica stack, taking
+    turns `rounds` times (medians reported): the stack through the loopback port published
+    by the manager's container (what the controller uses; Docker's userland proxy copies
+    every byte) and at the manager's address on the lab network (what a client of the
+    swarm's nodes sees)."""
     stack_url = "http://127.0.0.1:8080/"
     try:
         wait_http(stack_url, timeout=5)
@@ -307,34 +355,41 @@ def bench_stack(seconds: int = 15) -> int:
         return 1
     out_dir = ROOT / "artifacts" / "bench"
     out_dir.mkdir(parents=True, exist_ok=True)
-    with direct_app() as direct_url:
-        print(f"bench: wrk {seconds} s against the app on this host ...", flush=True)
-        direct = wrk(direct_url, seconds)
-    print(f"bench: wrk {seconds} s against the 4-replica stack ...", flush=True)
-    stack = wrk(stack_url, seconds)
+    targets = {"stack via 127.0.0.1:8080": stack_url}
+    address = node_address("manager1")
+    if address:
+        targets[f"stack via manager1 {address}:80"] = f"http://{address}:80/"
+    samples: dict[str, list[float]] = {"direct": []} | {name: [] for name in targets}
+    for round_no in range(1, rounds + 1):
+        print(f"bench: round {round_no}/{rounds}: wrk {seconds} s per target ...", flush=True)
+        with direct_app() as direct_url:
+            samples["direct"].append(wrk(direct_url, seconds)["rps"])
+        for name, url in targets.items():
+            samples[name].append(wrk(url, seconds)["rps"])
+    medians = {name: round(_median(values), 1) for name, values in samples.items()}
+    shares = {name: round(100 * medians[name] / medians["direct"], 1) for name in targets}
     memory = replica_memory()
-    share = round(100 * stack["rps"] / direct["rps"], 1)
     result = {
         "cpus": os.cpu_count(),
-        "load": "wrk -t2 -c50, GET /",
-        "seconds": seconds,
-        "direct": direct,
-        "stack": stack,
-        "stack_share_pct": share,
+        "load": f"wrk -t2 -c50 -d{seconds}s, GET /",
+        "rounds": rounds,
+        "rps_all_rounds": samples,
+        "rps_median": medians,
+        "stack_share_pct": shares,
         "idle_replica_rss_mib": memory,
         "targets": {"stack_share_pct": 75, "idle_replica_rss_mib": 100},
     }
     (out_dir / "stack.json").write_text(json.dumps(result, indent=2) + "\n")
-    print("\n| measure | value | target |\n|---|---|---|")
-    print(
-        f"| `GET /` direct (gunicorn 2 workers + Redis on the host) | {direct['rps']} req/s | - |"
-    )
-    print(
-        f"| `GET /` through the 4-replica stack (HAProxy edge, dnsrr) | {stack['rps']} req/s "
-        f"({share} % of direct) | >= 75 % |"
-    )
+    print("\n| measure | req/s, median (all rounds) | share of direct | target |")
+    print("|---|---|---|---|")
+    for name, values in samples.items():
+        label = "direct (2 gunicorn servers, SO_REUSEPORT, + Redis)" if name == "direct" else name
+        share = f"{shares[name]} %" if name in shares else "-"
+        target = ">= 75 %" if name in shares else "-"
+        all_rounds = ", ".join(f"{value:.0f}" for value in values)
+        print(f"| `GET /` {label} | {medians[name]} ({all_rounds}) | {share} | {target} |")
     for name, mib in memory.items():
-        print(f"| idle app replica {name} | RSS {mib} MiB | <= 100 MiB |")
+        print(f"| idle app replica {name} | RSS {mib} MiB | - | <= 100 MiB |")
     return 0
 
 
@@ -364,39 +419,76 @@ def locust_run(url: str, out: Path, workers: int) -> dict[str, Any]:
     }
 
 
-def bench_generator(seconds: int = 15) -> int:
-    """Locust (profile `generator`: 50 users, no think time, GET /) against wrk -c50."""
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[middle]
+    return (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def bench_generator(seconds: int = 15, rounds: int = 3) -> int:
+    """Locust (profile `generator`: 50 users, no think time, GET /) against wrk -c50, on the
+    counter app on this host, as 1 gunicorn server (it leaves a core to the load generator)
+    and as 2 (server and generator share both cores). The generators
+    take turns, `rounds` times over (this 2-core VM is noisy); medians are reported."""
     out_dir = ROOT / "artifacts" / "bench"
     out_dir.mkdir(parents=True, exist_ok=True)
-    with direct_app() as url, tempfile.TemporaryDirectory(prefix="lab-bench-locust.") as tmp:
-        print(f"bench: wrk {seconds} s against the app on this host ...", flush=True)
-        reference = wrk(url, seconds)
-        runs = []
-        for workers in (0, 2):
-            label = f"{workers} workers" if workers else "one process"
-            print(f"bench: locust ({label}) against the same app ...", flush=True)
-            runs.append(locust_run(url, Path(tmp) / f"w{workers}", workers))
-    best = max(runs, key=lambda run: run["rps"])
-    share = round(100 * best["rps"] / reference["rps"], 1)
+    generators = ("wrk", "locust", "locust-2-workers")
+    samples: dict[int, dict[str, list[dict[str, Any]]]] = {
+        app: {name: [] for name in generators} for app in (1, 2)
+    }
+    for round_no in range(1, rounds + 1):
+        for app in (1, 2):
+            with (
+                direct_app(processes=app) as url,
+                tempfile.TemporaryDirectory(prefix="lab-bench-locust.") as tmp,
+            ):
+                print(
+                    f"bench: round {round_no}/{rounds}, app as {app} gunicorn server(s)", flush=True
+                )
+                samples[app]["wrk"].append(wrk(url, seconds))
+                samples[app]["locust"].append(locust_run(url, Path(tmp) / "w0", 0))
+                samples[app]["locust-2-workers"].append(locust_run(url, Path(tmp) / "w2", 2))
+    cases = []
+    for app, by_generator in samples.items():
+        medians = {
+            name: {
+                "rps": round(_median([run["rps"] for run in runs]), 1),
+                "rps_all": [run["rps"] for run in runs],
+                "cpu_pct": round(
+                    _median([run.get("cpu_pct", run.get("cpu_total_pct", 0.0)) for run in runs]), 1
+                ),
+            }
+            for name, runs in by_generator.items()
+        }
+        for name in generators[1:]:
+            medians[name]["share_of_wrk_pct"] = round(
+                100 * medians[name]["rps"] / medians["wrk"]["rps"], 1
+            )
+        cases.append({"app_processes": app, "generators": medians})
     result = {
         "cpus": os.cpu_count(),
-        "endpoint": "GET / of the counter app on this host (gunicorn 2 workers + redis-server)",
-        "wrk": reference | {"load": f"wrk -t2 -c50 -d{seconds}s"},
-        "locust": runs,
-        "locust_share_of_wrk_pct": share,
-        "targets": {"locust_share_of_wrk_pct": 80},
+        "endpoint": "GET / of the counter app on this host (gunicorn + redis-server)",
+        "load": f"wrk -t2 -c50 -d{seconds}s; locust profile `generator` (50 users, no think)",
+        "rounds": rounds,
+        "cases": cases,
+        "targets": {"share_of_wrk_pct": 80},
     }
     (out_dir / "generator.json").write_text(json.dumps(result, indent=2) + "\n")
-    print("\n| measure | value | target |\n|---|---|---|")
-    print(f"| wrk -t2 -c50, `GET /` direct | {reference['rps']} req/s | - |")
-    for run in runs:
-        label = f"master + {run['workers']} workers" if run["workers"] else "one process"
-        print(
-            f"| locust {label}, 50 users, no think time | {run['rps']} req/s, CPU "
-            f"{run['cpu_busiest_process_pct']} % busiest process, {run['cpu_total_pct']} % "
-            f"in all | - |"
-        )
-    print(f"| locust best / wrk | {share} % | >= 80 % |")
+    print(
+        "\n| app (gunicorn servers) | generator | req/s, median (all rounds) | generator CPU "
+        "| share of wrk |"
+    )
+    print("|---|---|---|---|---|")
+    for case in cases:
+        for name, numbers in case["generators"].items():
+            rounds_text = ", ".join(f"{rps:.0f}" for rps in numbers["rps_all"])
+            share = f"{numbers['share_of_wrk_pct']} %" if "share_of_wrk_pct" in numbers else "-"
+            print(
+                f"| {case['app_processes']} | {name} | {numbers['rps']} ({rounds_text}) | "
+                f"{numbers['cpu_pct']} % | {share} |"
+            )
     return 0
 
 
