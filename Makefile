@@ -19,7 +19,7 @@ help:
 	@echo "make lab    - the whole lab on local Docker-in-Docker nodes, ends in artifacts/REPORT.md"
 	@echo "make test   - lint (ansible-lint, yamllint, ruff), pytest, molecule"
 	@echo "make up     - images and lab nodes only;  make down - remove the lab nodes"
-	@echo "make bench  - measure lab set-up, node memory, stack vs direct RPS (artifacts/bench/)"
+	@echo "make bench  - lab set-up, node memory, Locust vs wrk, stack vs direct RPS, analysis time"
 
 $(VENV)/.installed: requirements.txt scripts/bootstrap.sh
 	scripts/bootstrap.sh venv "$(VENV)"
@@ -63,10 +63,13 @@ molecule: bootstrap
 
 test: lint pytest molecule
 
-# lab: cold/warm substrate on its own nodes; stack: direct vs 4-replica stack (needs `make lab`).
+# lab: cold/warm substrate on its own nodes; generator: Locust vs wrk on the app on this host;
+# stack: direct vs 4-replica stack, analysis: load-test analysis + report (both need `make lab`).
 bench: bootstrap
 	$(PY) scripts/bench.py lab
+	$(PY) scripts/bench.py generator
 	$(PY) scripts/bench.py stack || echo "bench: stack part skipped (run make lab first)"
+	$(PY) scripts/bench.py analysis || echo "bench: analysis part skipped (run make lab first)"
 
 clean: down
 	rm -rf artifacts

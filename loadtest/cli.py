@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import json
 import os
 import re
@@ -250,6 +251,9 @@ def analyse(args: argparse.Namespace) -> int:
                 "generator_cpu_pct": cpu,
                 "generator_cpu_total_pct": meta.get("generator_cpu_total_pct", cpu),
                 "generator_processes": meta.get("generator_processes", 1),
+                "workers_local": meta.get("workers", 0),
+                "workers_remote": meta.get("remote_workers", 0),
+                "locust_version": meta.get("locust_version"),
                 "requests_per_iteration": per_iteration,
                 "verdict": verdict.to_dict() if verdict else None,
                 "instances": counts or None,
@@ -316,6 +320,10 @@ def analyse(args: argparse.Namespace) -> int:
         instances,
         lang=args.lang,
         generator_total=generator_total,
+        capacity_cpu={
+            rec["name"]: (rec["generator_cpu_pct"], rec["generator_cpu_total_pct"])
+            for rec in capacity_records
+        },
     )
     (out / "tables.md").write_text(markdown, encoding="utf-8")
     print(f"wrote {out / 'summary.json'}, {out / 'tables.md'}, {', '.join(pngs) or 'no plots'}")
@@ -582,6 +590,7 @@ def run_locust(args: argparse.Namespace) -> int:
         reported_cpu = [float(value) for value in reported.values()]
     meta = {
         "profile": profile.name,
+        "locust_version": importlib.metadata.version("locust"),
         "host": args.host,
         "users": profile.users,
         "think_mean_s": profile.think_mean_s,

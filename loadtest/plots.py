@@ -76,9 +76,9 @@ def plot_capacity(
             )
         axis.set_xlabel("requests/s")
         axis.set_ylabel("p99, ms")
-        axis.set_yscale("log")
         axis.set_title(title or "Capacity: p99 against throughput per user step")
-        axis.grid(True, alpha=0.3, which="both")
+        axis.set_ylim(bottom=0)
+        axis.grid(True, alpha=0.3)
         if results:
             axis.legend(loc="best", fontsize="small")
         fig.tight_layout()

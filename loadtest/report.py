@@ -215,6 +215,7 @@ def verdicts_table(
     verdicts: Sequence[tuple[str, SaturationVerdict]],
     lang: str = "en",
     generator_total: dict[str, float | None] | None = None,
+    capacity_cpu: dict[str, tuple[float | None, float | None]] | None = None,
 ) -> str:
     """Run, offered and achieved load, the generator's CPU, verdict."""
     t = text(lang)
@@ -234,32 +235,32 @@ def verdicts_table(
 
 
 def capacity_summary_table(
-    capacities: Sequence[tuple[str, CapacityResult]], lang: str = "en"
+    capacities: Sequence[tuple[str, CapacityResult]],
+    lang: str = "en",
+    generator_cpu: dict[str, tuple[float | None, float | None]] | None = None,
 ) -> str:
-    """One row per capacity run: the highest RPS within the SLO, at which step."""
+    """One row per capacity run: the highest RPS within the SLO, at which step, and the
+    generator's CPU (busiest process, all) over the run."""
     t = text(lang)
+    cpu = generator_cpu or {}
     header = [
         t["capacity_run"],
         t["capacity_rps"],
         t["capacity_users"],
         t["capacity_p99"],
         t["capacity_steps"],
+        t["generator_cpu"],
     ]
     rows = []
     for name, result in capacities:
         best = result.best
+        steps = str(len(result.steps))
+        load = _cpu(*cpu.get(name, (None, None)))
         if best is None or best.p99_ms is None:
-            rows.append([name, t["capacity_none"], "-", "-", str(len(result.steps))])
+            rows.append([name, t["capacity_none"], "-", "-", steps, load])
         else:
-            rows.append(
-                [
-                    name,
-                    f"{best.rps:.1f}",
-                    str(best.users),
-                    _ms(best.p99_ms, lang),
-                    str(len(result.steps)),
-                ]
-            )
+            rps = f"{best.rps:.1f}"
+            rows.append([name, rps, str(best.users), _ms(best.p99_ms, lang), steps, load])
     return _table(header, rows)
 
 
@@ -336,6 +337,7 @@ def render_markdown(
     instances: Sequence[tuple[str, dict[str, int]]] = (),
     lang: str = "en",
     generator_total: dict[str, float | None] | None = None,
+    capacity_cpu: dict[str, tuple[float | None, float | None]] | None = None,
 ) -> str:
     """The whole tables.md: runs, comparisons, verdicts with their math, capacity."""
     text(lang)  # validates the language
@@ -360,7 +362,8 @@ def render_markdown(
     if capacities:
         first = capacities[0][1]
         heading = h["capacity_all"].format(slo=first.slo_p99_ms, maxerr=first.max_error_pct)
-        parts += [f"## {heading}", "", capacity_summary_table(capacities, lang), ""]
+        table = capacity_summary_table(capacities, lang, capacity_cpu)
+        parts += [f"## {heading}", "", table, ""]
     for name, result in capacities:
         parts += [f"## {h['capacity'].format(name=name)}", "", capacity_table(result, lang), ""]
     shown = [(name, counts) for name, counts in instances if counts]

@@ -1,0 +1,79 @@
+"""Bad input to loadtest.yml fails before a replica is scaled or Locust starts, naming the
+variable (the manager here is the controller itself: nothing below needs a swarm)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from labutil import ROOT, run_playbook
+
+
+def manager_inventory(directory: Path) -> Path:
+    """An inventory whose only swarm manager is this machine (local connection)."""
+    inv = {
+        "all": {
+            "hosts": {
+                "localhost": {
+                    "ansible_connection": "local",
+                    "ansible_python_interpreter": "{{ ansible_playbook_python }}",
+                }
+            },
+            "children": {"swarm_managers": {"hosts": {"localhost": None}}},
+        }
+    }
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "group_vars").symlink_to(ROOT / "inventory" / "group_vars")
+    path = directory / "inventory.yml"
+    path.write_text(yaml.safe_dump(inv))
+    return path
+
+
+def assert_refused_early(result: subprocess.CompletedProcess[str], message: str) -> None:
+    out = result.stdout + result.stderr
+    assert result.returncode != 0, out
+    assert message in out, out[-3000:]
+    for started in ("Scale the service", "Start Locust", "Restore the replicas"):
+        assert started not in out, f"{started!r} ran before the input was checked"
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["-e", "loadtest_profile=nope"], "loadtest_profile: error: unknown profile 'nope'"),
+        (
+            ["-e", "loadtest_capacity_profile=nope"],
+            "loadtest_capacity_profile: error: unknown profile 'nope'",
+        ),
+        (
+            ["-e", "loadtest_runner=cloud"],
+            "loadtest_runner must be one of: local, swarm, got: cloud",
+        ),
+        (
+            ["-e", "loadtest_runner=swarm", "-e", "loadtest_workers=0"],
+            ">= 1 for the swarm runner (got 0)",
+        ),
+        (
+            ["-e", '{"loadtest_scenarios": [{"name": "a", "replicas": 0}]}'],
+            "loadtest_scenarios must be a non-empty list of unique names",
+        ),
+        (
+            ["-e", '{"loadtest_scenarios": [{"name": "a b", "replicas": 1}]}'],
+            "loadtest_scenarios must be a non-empty list of unique names",
+        ),
+        (
+            ["-e", "loadtest_target=http://127.0.0.1:9"],
+            "loadtest_target http://127.0.0.1:9 does not answer /readyz",
+        ),
+    ],
+    ids=["profile", "capacity-profile", "runner", "swarm-workers", "replicas", "name", "target"],
+)
+def test_bad_loadtest_input_is_refused(
+    tmp_inventory_dir: Path, extra: list[str], message: str
+) -> None:
+    inv = manager_inventory(tmp_inventory_dir)
+    result = run_playbook(inv, "loadtest.yml", *extra)
+    assert_refused_early(result, message)
+    assert not (tmp_inventory_dir / "artifacts" / "loadtest").exists()
