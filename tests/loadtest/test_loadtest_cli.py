@@ -165,3 +165,14 @@ def test_verdict_command_on_the_seed_numbers(repo_root: Path) -> None:
     bad = cli("verdict", "--users", "0", *args[2:], cwd=repo_root)
     assert bad.returncode == 2
     assert "error: users must be > 0" in bad.stderr
+
+
+def test_validate_profile_json_gives_duration_and_env(repo_root: Path) -> None:
+    result = cli("validate-profile", "--json", "capacity", cwd=repo_root)
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["planned_duration_s"] == 100.0
+    assert document["env"]["LOADTEST_SHAPE"] == "step"
+    assert document["env"]["LOADTEST_STEP_MAX_USERS"] == "100"
+    bad = cli("validate-profile", "--json", "nope", cwd=repo_root)
+    assert bad.returncode == 2 and "unknown profile 'nope'" in bad.stderr

@@ -120,3 +120,31 @@ def test_capacity_table_marks_slo() -> None:
     assert "Ёмкость: 500.0 запр./с" in report.capacity_table(result, "ru")
     none = CapacityResult(10.0, 1.0, steps, None)
     assert "No step met the SLO" in report.capacity_table(none)
+
+
+def test_capacity_summary_compares_runs_with_generator_cpu() -> None:
+    steps = [
+        CapacityStep(10, 0, 9, 300.0, 50.0, 0.0, 3000, 0),
+        CapacityStep(20, 10, 19, 500.0, 90.0, 0.0, 5000, 0),
+    ]
+    one = CapacityResult(100.0, 1.0, steps[:1], steps[0])
+    four = CapacityResult(100.0, 1.0, steps, steps[1])
+    none = CapacityResult(10.0, 1.0, steps, None)
+    table = report.capacity_summary_table(
+        [("1", one), ("4", four), ("x", none)],
+        generator_cpu={"1": (40.0, 80.0), "4": (55.5, 55.5)},
+    )
+    rows = lines(table)
+    assert rows[2] == ["1", "300.0", "10", "50.00 ms", "1", "40% (80%)"]
+    assert rows[3] == ["4", "500.0", "20", "90.00 ms", "2", "56%"]
+    assert rows[4] == ["x", "none within the SLO", "-", "-", "2", "-"]
+    ru = lines(report.capacity_summary_table([("1", one)], lang="ru"))
+    assert ru[0][1] == "Наибольший RPS в пределах SLO"
+
+
+def test_markdown_has_capacity_summary_before_the_per_run_steps() -> None:
+    steps = [CapacityStep(10, 0, 9, 300.0, 50.0, 0.0, 3000, 0)]
+    result = CapacityResult(100.0, 1.0, steps, steps[0])
+    text = report.render_markdown([], [], [], [("a-capacity", result)])
+    summary = text.index("## Capacity within the SLO (p99 <= 100 ms, errors <= 1%)")
+    assert summary < text.index("## Capacity: a-capacity")
