@@ -87,8 +87,8 @@ COUNTERS = max(1, int(env_float("LOADTEST_COUNTERS", 20)))
 TARGET_HOST = os.environ.get("LOADTEST_TARGET_HOST", "").strip() or None
 
 instances: Counter[str] = Counter()
-# Distributed runs: each worker's CPU (Locust's own per-second reading) as the master hears
-# it in the workers' reports, keyed by worker id.
+# Distributed runs: each worker's CPU (% of one core between two of its reports, psutil) as
+# the master hears it in the workers' reports, keyed by worker id.
 worker_cpu: dict[str, list[float]] = {}
 _own_process = psutil.Process()
 _cpu_started = [False]
@@ -252,7 +252,6 @@ class StepLoadShape(LoadTestShape):
         super().__init__()
         self._step = 0
         self._mark = (0, 0)  # requests, failures when the current step started
-        self.stopped_at: dict[str, float] | None = None
 
     def _step_broke_slo(self) -> bool:
         """Whether the step that just ended broke the stop SLO (when one is set)."""
@@ -263,10 +262,7 @@ class StepLoadShape(LoadTestShape):
         failures = total.num_failures - self._mark[1]
         p99 = total.get_current_response_time_percentile(0.99) or 0.0
         error_pct = 100.0 * failures / requests if requests > 0 else 0.0
-        if p99 > self.stop_p99_ms or error_pct > self.stop_error_pct:
-            self.stopped_at = {"step": self._step, "p99_ms": p99, "error_pct": error_pct}
-            return True
-        return False
+        return p99 > self.stop_p99_ms or error_pct > self.stop_error_pct
 
     def tick(self) -> tuple[int, float] | None:
         """Users and spawn rate for now; None ends the test after the last step."""
