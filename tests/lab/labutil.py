@@ -45,6 +45,11 @@ def write_inventory(directory: Path, managers: list[str], workers: list[str]) ->
             },
         }
     }
+    return save_inventory(directory, inv)
+
+
+def save_inventory(directory: Path, inv: dict) -> Path:
+    """Write *inv* as directory/inventory.yml beside the project's group_vars."""
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "group_vars").symlink_to(ROOT / "inventory" / "group_vars")
     path = directory / "inventory.yml"

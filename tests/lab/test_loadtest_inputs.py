@@ -7,8 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-import yaml
-from labutil import ROOT, run_playbook
+from labutil import run_playbook, save_inventory
 
 
 def manager_inventory(directory: Path) -> Path:
@@ -24,11 +23,7 @@ def manager_inventory(directory: Path) -> Path:
             "children": {"swarm_managers": {"hosts": {"localhost": None}}},
         }
     }
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "group_vars").symlink_to(ROOT / "inventory" / "group_vars")
-    path = directory / "inventory.yml"
-    path.write_text(yaml.safe_dump(inv))
-    return path
+    return save_inventory(directory, inv)
 
 
 def assert_refused_early(result: subprocess.CompletedProcess[str], message: str) -> None:

@@ -21,28 +21,18 @@ LOADTEST = (sys.executable, "-m", "loadtest")
 pytestmark = pytest.mark.skipif(not locust_available(), reason="locust not installed")
 
 
+def loadtest_cli(cwd: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """``python -m loadtest ARGS`` from *cwd*, output captured."""
+    return subprocess.run(
+        [*LOADTEST, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout
+    )
+
+
 def run_profile(
     profile: str, url: str, out: Path, cwd: Path, profiles: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
     extra = ["--profiles", str(profiles)] if profiles else []
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "loadtest",
-            "run",
-            profile,
-            "--host",
-            url,
-            "--out",
-            str(out),
-            *extra,
-        ],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=90,
-    )
+    return loadtest_cli(cwd, "run", profile, "--host", url, "--out", str(out), *extra, timeout=90)
 
 
 def test_smoke_profile_against_live_server(app_url: str, tmp_path: Path, repo_root: Path) -> None:
@@ -103,12 +93,8 @@ def test_step_shape_is_opt_in_and_steps(app_url: str, tmp_path: Path, repo_root:
 def test_distributed_local_workers(app_url: str, tmp_path: Path, repo_root: Path) -> None:
     """A master and two local worker processes: one CSV/HTML from the master, every
     process's CPU measured, the workers' X-Instance tallies summed by the master."""
-    result = subprocess.run(
-        [*LOADTEST, "run", "smoke", "--host", app_url, "--out", str(tmp_path), "--workers", "2"],
-        cwd=repo_root,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    result = loadtest_cli(
+        repo_root, "run", "smoke", "--host", app_url, "--out", str(tmp_path), "--workers", "2"
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "2 local + 0 remote worker(s)" in result.stdout
@@ -142,23 +128,18 @@ def test_remote_worker_hits_its_own_target(app_url: str, tmp_path: Path, repo_ro
         stderr=subprocess.DEVNULL,
     )
     try:
-        result = subprocess.run(
-            [
-                *LOADTEST,
-                "run",
-                "smoke",
-                "--host",
-                "http://127.0.0.1:9",
-                "--out",
-                str(tmp_path),
-                "--remote-workers",
-                "1",
-                "--master-port",
-                str(port),
-            ],
-            cwd=repo_root,
-            capture_output=True,
-            text=True,
+        result = loadtest_cli(
+            repo_root,
+            "run",
+            "smoke",
+            "--host",
+            "http://127.0.0.1:9",
+            "--out",
+            str(tmp_path),
+            "--remote-workers",
+            "1",
+            "--master-port",
+            str(port),
             timeout=120,
         )
     finally:
@@ -197,23 +178,18 @@ def test_step_shape_stops_at_the_first_step_over_the_slo(
         encoding="utf-8",
     )
     out = tmp_path / "run"
-    result = subprocess.run(
-        [
-            *LOADTEST,
-            "run",
-            "steps",
-            "--host",
-            app_url,
-            "--out",
-            str(out),
-            "--profiles",
-            str(profiles),
-            "--stop-p99-ms",
-            "0.001",
-        ],
-        cwd=repo_root,
-        capture_output=True,
-        text=True,
+    result = loadtest_cli(
+        repo_root,
+        "run",
+        "steps",
+        "--host",
+        app_url,
+        "--out",
+        str(out),
+        "--profiles",
+        str(profiles),
+        "--stop-p99-ms",
+        "0.001",
         timeout=90,
     )
     assert result.returncode == 0, result.stderr[-3000:]
@@ -225,21 +201,16 @@ def test_step_shape_stops_at_the_first_step_over_the_slo(
 def test_run_rejects_bad_worker_counts(tmp_path: Path, repo_root: Path) -> None:
     result = run_profile("smoke", "http://127.0.0.1:9", tmp_path, repo_root)
     assert result.returncode == 0  # sanity: the command itself works without a server
-    bad = subprocess.run(
-        [
-            *LOADTEST,
-            "run",
-            "smoke",
-            "--host",
-            "http://127.0.0.1:9",
-            "--out",
-            str(tmp_path),
-            "--workers",
-            "-1",
-        ],
-        cwd=repo_root,
-        capture_output=True,
-        text=True,
+    bad = loadtest_cli(
+        repo_root,
+        "run",
+        "smoke",
+        "--host",
+        "http://127.0.0.1:9",
+        "--out",
+        str(tmp_path),
+        "--workers",
+        "-1",
         timeout=30,
     )
     assert bad.returncode == 2
@@ -274,13 +245,7 @@ def test_stop_ends_a_run_and_its_locust_processes(tmp_path: Path, repo_root: Pat
             time.sleep(0.1)
         assert pid_file.read_text(encoding="utf-8").strip() == str(run.pid)
         time.sleep(2)  # the master is up and waiting
-        stop = subprocess.run(
-            [*LOADTEST, "stop", "--out", str(tmp_path)],
-            cwd=repo_root,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        stop = loadtest_cli(repo_root, "stop", "--out", str(tmp_path), timeout=60)
         assert stop.returncode == 0, stop.stderr
         assert f"stopped run {run.pid}" in stop.stdout
         assert run.wait(timeout=20) == 143
@@ -293,30 +258,23 @@ def test_stop_ends_a_run_and_its_locust_processes(tmp_path: Path, repo_root: Pat
         ["pgrep", "-f", f"--csv {tmp_path}/locust"], capture_output=True, text=True
     )
     assert leftovers.stdout == ""
-    again = subprocess.run(
-        [*LOADTEST, "stop", "--out", str(tmp_path)], cwd=repo_root, capture_output=True, text=True
-    )
+    again = loadtest_cli(repo_root, "stop", "--out", str(tmp_path))
     assert again.returncode == 0 and "no run going" in again.stdout
 
 
 def test_master_gives_up_without_its_workers(tmp_path: Path, repo_root: Path) -> None:
-    result = subprocess.run(
-        [
-            *LOADTEST,
-            "run",
-            "smoke",
-            "--host",
-            "http://127.0.0.1:9",
-            "--out",
-            str(tmp_path),
-            "--remote-workers",
-            "1",
-            "--expect-workers-timeout",
-            "2",
-        ],
-        cwd=repo_root,
-        capture_output=True,
-        text=True,
+    result = loadtest_cli(
+        repo_root,
+        "run",
+        "smoke",
+        "--host",
+        "http://127.0.0.1:9",
+        "--out",
+        str(tmp_path),
+        "--remote-workers",
+        "1",
+        "--expect-workers-timeout",
+        "2",
         timeout=60,
     )
     assert result.returncode != 0
