@@ -12,14 +12,22 @@ export ANSIBLE_FORCE_COLOR ?= 0
 export PY_COLORS ?= 0
 PLAYBOOK := $(VENV)/bin/ansible-playbook
 MOLECULE_SCENARIOS ?= default engine registry swarm lab
+# What `make clean` empties; it keeps CLEAN_KEEP (the lab CA and its keys, the registry password),
+# which only `make clean-secrets` deletes.
+ARTIFACTS ?= artifacts
+CLEAN_KEEP := pki secrets
 
-.PHONY: help bootstrap venv collections engine up down lab report test lint pytest molecule bench clean
+.PHONY: help bootstrap venv collections engine up down converge lab report test lint pytest molecule bench clean \
+	clean-artifacts clean-secrets
 
 help:
 	@echo "make lab    - the whole lab on local Docker-in-Docker nodes, ends in artifacts/REPORT.md"
 	@echo "make test   - lint (ansible-lint, yamllint, ruff), pytest, molecule"
-	@echo "make up     - images and lab nodes only;  make down - remove the lab nodes"
+	@echo "make up     - images and lab nodes only;  make down - remove what carries the lab's label"
+	@echo "make converge - the lab's set-up only (idempotent; no drills, no evidence)"
 	@echo "make bench  - lab set-up, node memory, Locust vs wrk, stack vs direct RPS, analysis time"
+	@echo "make clean  - make down, then delete $(ARTIFACTS)/ except $(ARTIFACTS)/pki and $(ARTIFACTS)/secrets"
+	@echo "make clean-secrets - delete $(ARTIFACTS)/pki and $(ARTIFACTS)/secrets (lab CA, keys, registry password)"
 
 $(VENV)/.installed: requirements.txt scripts/bootstrap.sh
 	scripts/bootstrap.sh venv "$(VENV)"
@@ -41,6 +49,9 @@ up: bootstrap
 
 down: collections
 	$(PLAYBOOK) playbooks/lab.yml -e lab_state=absent
+
+converge: bootstrap
+	$(PLAYBOOK) playbooks/converge.yml
 
 lab: bootstrap
 	$(PLAYBOOK) site.yml
@@ -70,6 +81,24 @@ bench: bootstrap
 	$(PY) scripts/bench.py generator
 	$(PY) scripts/bench.py stack || echo "bench: stack part skipped (run make lab first)"
 	$(PY) scripts/bench.py analysis || echo "bench: analysis part skipped (run make lab first)"
+	$(PY) scripts/bench.py rerun
 
-clean: down
-	rm -rf artifacts
+clean: down clean-artifacts
+
+# The files part of `clean` alone (no `down`): everything under $(ARTIFACTS)/ but CLEAN_KEEP.
+clean-artifacts:
+	@test -n "$(strip $(ARTIFACTS))" || { echo "ARTIFACTS is empty" >&2; exit 2; }
+	@if [ -d "$(ARTIFACTS)" ]; then \
+	  find -H "$(ARTIFACTS)" -mindepth 1 -maxdepth 1 $(foreach k,$(CLEAN_KEEP),! -name $(k)) \
+	    -printf 'clean: deleting %p\n' -exec rm -rf {} +; \
+	  for k in $(CLEAN_KEEP); do \
+	    if [ -e "$(ARTIFACTS)/$$k" ]; then echo "clean: keeping $(ARTIFACTS)/$$k (make clean-secrets deletes it)"; fi; \
+	  done; \
+	fi
+
+clean-secrets:
+	@test -n "$(strip $(ARTIFACTS))" || { echo "ARTIFACTS is empty" >&2; exit 2; }
+	@for k in $(CLEAN_KEEP); do \
+	  if [ -e "$(ARTIFACTS)/$$k" ]; then echo "clean-secrets: deleting $(ARTIFACTS)/$$k"; fi; \
+	done
+	rm -rf $(foreach k,$(CLEAN_KEEP),"$(ARTIFACTS)/$(k)")

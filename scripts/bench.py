@@ -23,7 +23,12 @@ medians of three rounds, with the generators' CPU.
 `python scripts/bench.py analysis` (needs `make lab`): `python -m loadtest analyse` of the
 lab's load-test runs and `playbooks/report.yml`, timed.
 
-Results: artifacts/bench/{lab,stack,generator,analysis}.json and Markdown tables on stdout.
+`python scripts/bench.py rerun` (rebuilds the user's lab: `make down` first): site.yml on fresh
+nodes (lab images cached), site.yml again on the lab it made, playbooks/converge.yml a third
+time (changed count per host), then each entry point with a bad variable (seconds until it is
+refused, and whether anything under artifacts/ or in Docker changed).
+
+Results: artifacts/bench/{lab,stack,generator,analysis,rerun}.json and Markdown tables on stdout.
 """
 
 from __future__ import annotations
@@ -556,6 +561,100 @@ def bench_analysis() -> int:
     return 0
 
 
+def run_entry(playbook_path: str, *extra: str) -> tuple[float, dict[str, int], str, int]:
+    """Run an entry point on the default inventory; wall time, changed per host, output, rc."""
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+    exe = Path(sys.executable).parent / "ansible-playbook"
+    start = time.monotonic()
+    proc = subprocess.run(
+        [str(exe), playbook_path, *extra],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    elapsed = time.monotonic() - start
+    changed = {
+        m.group(1): int(m.group(2))
+        for m in re.finditer(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", proc.stdout, re.M)
+    }
+    return elapsed, changed, proc.stdout + proc.stderr, proc.returncode
+
+
+def snapshot() -> dict[str, Any]:
+    """Files under artifacts/ (path and mtime) and the engine's containers, volumes, networks."""
+    files = {
+        str(p.relative_to(ROOT)): p.stat().st_mtime
+        for p in (ROOT / "artifacts").rglob("*")
+        if p.is_file() and "bench" not in p.parts
+    }
+    docker = {}
+    for kind, cmd in {
+        "containers": ["docker", "ps", "-a", "--format", "{{.Names}} {{.State}}"],
+        "volumes": ["docker", "volume", "ls", "-q"],
+        "networks": ["docker", "network", "ls", "--format", "{{.Name}}"],
+    }.items():
+        out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+        docker[kind] = sorted(out.split("\n"))
+    return {"files": files, "docker": docker}
+
+
+def bench_rerun() -> int:
+    """First and second site.yml, converge changed count, bad-input refusal times."""
+    down = run_entry("playbooks/lab.yml", "-e", "lab_state=absent")
+    if down[3] != 0:
+        raise SystemExit("bench: make down failed:\n" + down[2][-3000:])
+    result: dict[str, Any] = {}
+    for label in ("first", "second"):
+        elapsed, changed, out, rc = run_entry("site.yml")
+        if rc != 0:
+            raise SystemExit(f"bench: {label} site.yml failed:\n" + out[-4000:])
+        result[f"site_{label}_s"] = round(elapsed, 1)
+        result[f"site_{label}_changed"] = changed
+    elapsed, changed, out, rc = run_entry("playbooks/converge.yml")
+    if rc != 0:
+        raise SystemExit("bench: converge.yml failed:\n" + out[-4000:])
+    result["converge_again_s"] = round(elapsed, 1)
+    result["converge_again_changed"] = changed
+    result["second_over_first"] = round(result["site_second_s"] / result["site_first_s"], 3)
+    bad = {
+        "site.yml": "registry_mode=bogus",
+        "drain-demo.yml": "drill_rebalance=shuffle",
+        "loadtest.yml": "loadtest_runner=cloud",
+        "playbooks/converge.yml": "swarm_node_availability=off",
+    }
+    result["bad_input"] = {}
+    for entry, var in bad.items():
+        before = snapshot()
+        elapsed, _, out, rc = run_entry(entry, "-e", var)
+        result["bad_input"][entry] = {
+            "variable": var,
+            "refused": rc != 0 and var.split("=")[0] in out,
+            "seconds": round(elapsed, 2),
+            "unchanged": snapshot() == before,
+        }
+    out_dir = ROOT / "artifacts" / "bench"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "rerun.json").write_text(json.dumps(result, indent=2) + "\n")
+    print("| Measure | Measured | Target |\n|---|---|---|")
+    print(f"| site.yml, fresh nodes (images cached) | {result['site_first_s']} s | - |")
+    print(
+        f"| site.yml again on that lab | {result['site_second_s']} s "
+        f"({result['second_over_first']:.0%} of the first) | <= 60 % |"
+    )
+    print(
+        f"| converge.yml a third time | changed {result['converge_again_changed']} "
+        f"in {result['converge_again_s']} s | changed=0 |"
+    )
+    for entry, row in result["bad_input"].items():
+        print(
+            f"| {entry} -e {row['variable']} | refused {row['refused']} in {row['seconds']} s, "
+            f"nothing changed {row['unchanged']} | <= 15 s, unchanged |"
+        )
+    return 0
+
+
 def main(argv: list[str]) -> int:
     what = argv[1] if len(argv) > 1 else "lab"
     if what == "lab":
@@ -566,7 +665,9 @@ def main(argv: list[str]) -> int:
         return bench_generator()
     if what == "analysis":
         return bench_analysis()
-    raise SystemExit(f"usage: {argv[0]} lab|stack|generator|analysis")
+    if what == "rerun":
+        return bench_rerun()
+    raise SystemExit(f"usage: {argv[0]} lab|stack|generator|analysis|rerun")
 
 
 if __name__ == "__main__":

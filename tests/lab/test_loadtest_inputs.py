@@ -44,7 +44,7 @@ def assert_refused_early(result: subprocess.CompletedProcess[str], message: str)
         ),
         (
             ["-e", "loadtest_runner=cloud"],
-            "loadtest_runner must be one of: local, swarm, got: cloud",
+            "loadtest_runner = 'cloud': must be one of local, swarm (role loadtest)",
         ),
         (
             ["-e", "loadtest_runner=swarm", "-e", "loadtest_workers=0"],

@@ -116,8 +116,92 @@ def stack_published_ports(compose: dict[str, Any]) -> list[int]:
     return sorted(ports)
 
 
+def stack_remap_ports(compose: dict[str, Any], mapping: dict[Any, Any]) -> dict[str, Any]:
+    """Return a copy of *compose* whose published ports are moved as *mapping* says.
+
+    mapping: published port -> new published port (e.g. {80: 8081}), so a demonstration stack
+    can run beside the counter stack without taking its port 80.
+    """
+    moves = {int(k): int(v) for k, v in (mapping or {}).items()}
+    out = copy.deepcopy(compose)
+    if not moves:
+        return out
+    for svc in (out.get("services") or {}).values():
+        if not svc or not svc.get("ports"):
+            continue
+        ports = []
+        for raw in svc["ports"]:
+            port = parse_port(raw)
+            if port["published"] in moves:
+                if isinstance(raw, dict):
+                    port = {**raw, "published": moves[port["published"]]}
+                else:
+                    port["published"] = moves[port["published"]]
+                ports.append(port)
+            else:
+                ports.append(raw)
+        svc["ports"] = ports
+    return out
+
+
+def stack_desired_replicas(compose: dict[str, Any]) -> dict[str, int]:
+    """Replicas each replicated service of *compose* asks for (global services: -1)."""
+    out: dict[str, int] = {}
+    for name, svc in (compose.get("services") or {}).items():
+        deploy = (svc or {}).get("deploy") or {}
+        out[name] = -1 if deploy.get("mode") == "global" else int(deploy.get("replicas", 1))
+    return out
+
+
+def _service_of(task_name: str, stack: str) -> str:
+    """'counter_app.3' (or 'counter_app.NODEID' for global services) -> 'app'."""
+    base = task_name.rsplit(".", 1)[0] if "." in task_name else task_name
+    prefix = f"{stack}_"
+    return base[len(prefix) :] if base.startswith(prefix) else base
+
+
+def stack_task_summary(tasks: list[dict[str, Any]], stack: str) -> dict[str, dict[str, Any]]:
+    """Per service: tasks meant to run, tasks running, and their nodes (docker stack ps rows).
+
+    *tasks* are the rows of community.docker.docker_stack_task_info (docker stack ps as JSON).
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for task in tasks or []:
+        if str(task.get("DesiredState", "")).lower() != "running":
+            continue
+        svc = _service_of(str(task.get("Name", "")), stack)
+        row = out.setdefault(svc, {"desired": 0, "running": 0, "nodes": [], "errors": []})
+        row["desired"] += 1
+        if str(task.get("CurrentState", "")).lower().startswith("running"):
+            row["running"] += 1
+            row["nodes"].append(task.get("Node", ""))
+        elif task.get("Error"):
+            row["errors"].append(f"{task.get('Name')}: {task.get('Error')}")
+    return out
+
+
+def stack_converged(summary: dict[str, dict[str, Any]], desired: dict[str, int]) -> bool:
+    """True when every service of *desired* runs all its replicas (global: all its tasks)."""
+    for svc, want in desired.items():
+        row = summary.get(svc, {"desired": 0, "running": 0})
+        if want == 0:
+            continue
+        if row["running"] != row["desired"] or row["running"] == 0:
+            return False
+        if want > 0 and row["running"] != want:
+            return False
+    return True
+
+
 class FilterModule:
     """Ansible filter plugin entry point."""
 
     def filters(self) -> dict[str, Any]:
-        return {"stack_dnsrr": stack_dnsrr, "stack_published_ports": stack_published_ports}
+        return {
+            "stack_dnsrr": stack_dnsrr,
+            "stack_published_ports": stack_published_ports,
+            "stack_remap_ports": stack_remap_ports,
+            "stack_desired_replicas": stack_desired_replicas,
+            "stack_task_summary": stack_task_summary,
+            "stack_converged": stack_converged,
+        }
