@@ -65,6 +65,7 @@ lint: collections
 	ansible-lint
 	ruff check .
 	ruff format --check .
+	$(PY) scripts/role_docs.py --check
 
 pytest: bootstrap
 	pytest
