@@ -92,27 +92,13 @@ def inventory(directory: Path) -> Path:
 
 def playbook(inv: Path, *extra: str) -> tuple[float, dict[str, int], str]:
     """Run playbooks/lab.yml; return its wall time, changed count per host and output."""
-    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
-    env["LAB_ARTIFACTS_DIR"] = str(inv.parent / "artifacts")
-    exe = Path(sys.executable).parent / "ansible-playbook"
-    start = time.monotonic()
-    proc = subprocess.run(
-        [str(exe), "-i", str(inv), "playbooks/lab.yml", *extra],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
+    elapsed, changed, out, rc = run_entry(
+        "playbooks/lab.yml", "-i", str(inv), *extra, artifacts=inv.parent / "artifacts"
     )
-    elapsed = time.monotonic() - start
-    if proc.returncode != 0:
-        sys.stderr.write(proc.stdout[-4000:] + proc.stderr[-2000:])
+    if rc != 0:
+        sys.stderr.write(out[-6000:])
         raise SystemExit(f"bench: playbooks/lab.yml {' '.join(extra)} failed")
-    changed = {
-        m.group(1): int(m.group(2))
-        for m in re.finditer(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", proc.stdout, re.M)
-    }
-    return elapsed, changed, proc.stdout
+    return elapsed, changed, out
 
 
 def remove_images() -> None:
@@ -561,9 +547,14 @@ def bench_analysis() -> int:
     return 0
 
 
-def run_entry(playbook_path: str, *extra: str) -> tuple[float, dict[str, int], str, int]:
-    """Run an entry point on the default inventory; wall time, changed per host, output, rc."""
+def run_entry(
+    playbook_path: str, *extra: str, artifacts: Path | None = None
+) -> tuple[float, dict[str, int], str, int]:
+    """Run a playbook (default inventory unless -i is in *extra*); time, changed per host,
+    output and exit code."""
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+    if artifacts is not None:
+        env["LAB_ARTIFACTS_DIR"] = str(artifacts)
     exe = Path(sys.executable).parent / "ansible-playbook"
     start = time.monotonic()
     proc = subprocess.run(

@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import bcrypt
 import pytest
 from ansible.errors import AnsibleFilterError
 
+from tests.pathload import load
+
 ROOT = Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location(
-    "registry_htpasswd", ROOT / "roles" / "registry" / "filter_plugins" / "registry_htpasswd.py"
-)
-assert _spec and _spec.loader
-mod = importlib.util.module_from_spec(_spec)
-sys.modules["registry_htpasswd"] = mod
-_spec.loader.exec_module(mod)
+mod = load("registry_htpasswd", "roles/registry/filter_plugins/registry_htpasswd.py")
 
 AWKWARD = "p@ss $HOME: 'single' \"double\" and spaces"
 

@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
+from tests.pathload import load
+
 ROOT = Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location(
-    "stack_routing", ROOT / "roles" / "stack" / "filter_plugins" / "stack_routing.py"
-)
-assert _spec and _spec.loader
-sr = importlib.util.module_from_spec(_spec)
-sys.modules["stack_routing"] = sr
-_spec.loader.exec_module(sr)
+sr = load("stack_routing", "roles/stack/filter_plugins/stack_routing.py")
 
 
 def load(name: str) -> dict:

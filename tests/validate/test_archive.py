@@ -3,7 +3,6 @@ never deleted, and only archives past `keep` are removed."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -13,14 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.pathload import load
+
 ROOT = Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location(
-    "lab_archive", ROOT / "roles" / "lab_archive" / "library" / "lab_archive.py"
-)
-assert _spec and _spec.loader
-mod = importlib.util.module_from_spec(_spec)
-sys.modules["lab_archive"] = mod
-_spec.loader.exec_module(mod)
+mod = load("lab_archive", "roles/lab_archive/library/lab_archive.py")
 
 T0 = datetime(2026, 11, 27, 12, 0, 0, tzinfo=UTC)
 PATHS = ["evidence", "loadtest", "REPORT.md"]

@@ -3,17 +3,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
-import sys
 from pathlib import Path
 
+from tests.pathload import load
+
 ROOT = Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location("role_docs", ROOT / "scripts" / "role_docs.py")
-assert _spec and _spec.loader
-mod = importlib.util.module_from_spec(_spec)
-sys.modules["role_docs"] = mod
-_spec.loader.exec_module(mod)
+mod = load("role_docs", "scripts/role_docs.py")
 
 
 def a_role(roles: Path) -> Path:

@@ -3,20 +3,14 @@ is allowed; inventory problems named by group or host. Checked against the real 
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import yaml
 
+from tests.pathload import load
+
 ROOT = Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location(
-    "lab_validate", ROOT / "roles" / "lab_validate" / "filter_plugins" / "lab_validate.py"
-)
-assert _spec and _spec.loader
-mod = importlib.util.module_from_spec(_spec)
-sys.modules["lab_validate"] = mod
-_spec.loader.exec_module(mod)
+mod = load("lab_validate", "roles/lab_validate/filter_plugins/lab_validate.py")
 
 
 def specs(*roles: str) -> dict:
