@@ -1,11 +1,10 @@
-"""Every entry point refuses bad input in its first seconds, with one line naming the variable,
+"""Every entry point refuses bad input in its first play, with one line naming the variable,
 the value and what is allowed (or the empty group), and changes nothing: no file under
-artifacts/, no container, volume or network."""
+artifacts/, no container, volume, network or lab image. (How fast: `make bench`, rerun part.)"""
 
 from __future__ import annotations
 
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -17,17 +16,22 @@ ENTRY_POINTS = ["site.yml", "drain-demo.yml", "loadtest.yml", "playbooks/converg
 
 
 def docker_state() -> dict[str, set[str]]:
-    """Names of every container, volume and network of the engine."""
+    """What an entry point on the pyt-* inventory would make on this engine: node containers,
+    their volumes and network, the probe container, and the lab images."""
     cmds = {
-        "containers": ["docker", "ps", "-a", "--format", "{{.Names}} {{.Status}}"],
+        "containers": ["docker", "ps", "-a", "--format", "{{.Names}} {{.State}}"],
         "volumes": ["docker", "volume", "ls", "--format", "{{.Name}}"],
         "networks": ["docker", "network", "ls", "--format", "{{.Name}}"],
+        "images": ["docker", "images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}"],
     }
     out = {}
     for kind, cmd in cmds.items():
         lines = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-        # a container's status text ages ("Up 5 minutes"): compare names and up/exited only
-        out[kind] = {" ".join(line.split()[:2]) for line in lines.splitlines()}
+        out[kind] = {
+            line
+            for line in lines.splitlines()
+            if "pyt" in line or "lab-probe" in line or line.startswith(("lab/", "bench/"))
+        }
     return out
 
 
@@ -56,13 +60,10 @@ def assert_refused_untouched(
 ) -> subprocess.CompletedProcess[str]:
     artifacts = inv.parent / "artifacts"
     files_before, docker_before = files_under(artifacts), docker_state()
-    started = time.monotonic()
     result = run_playbook(inv, playbook, *extra)
-    elapsed = time.monotonic() - started
     out = result.stdout + result.stderr
     assert result.returncode != 0, out[-3000:]
     assert expected in out, out[-3000:]
-    assert elapsed < 30, f"refused after {elapsed:.1f} s"  # target 15 s; margin for a busy CI
     # one line per error, no argument spec dump, and the first play is the only one that ran
     assert "argument_spec" not in out and "validate_args_context" not in out
     assert "PLAY [Validate the input]" in out
