@@ -25,7 +25,8 @@ help:
 	@echo "make test   - lint (ansible-lint, yamllint, ruff), pytest, molecule"
 	@echo "make up     - images and lab nodes only;  make down - remove what carries the lab's label"
 	@echo "make converge - the lab's set-up only (idempotent; no drills, no evidence)"
-	@echo "make bench  - lab set-up, node memory, Locust vs wrk, stack vs direct RPS, analysis time"
+	@echo "make bench  - lab set-up, node memory, Locust vs wrk, stack vs direct RPS, analysis time,"
+	@echo "             site.yml twice and bad input (rerun part: starts with make down)"
 	@echo "make clean  - make down, then delete $(ARTIFACTS)/ except $(ARTIFACTS)/pki and $(ARTIFACTS)/secrets"
 	@echo "make clean-secrets - delete $(ARTIFACTS)/pki and $(ARTIFACTS)/secrets (lab CA, keys, registry password)"
 
