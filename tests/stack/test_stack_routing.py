@@ -98,3 +98,66 @@ def test_not_a_compose_mapping_is_refused() -> None:
 
 def test_published_ports() -> None:
     assert sr.stack_published_ports(load("voting/docker-stack.yml")) == [5080, 5081]
+
+
+def test_remap_moves_only_the_mapped_published_port() -> None:
+    compose = {
+        "services": {
+            "app": {"ports": ["80:8000", "9000:9000"]},
+            "db": {"ports": [{"target": 5432, "published": 5432}]},
+        }
+    }
+    out = sr.stack_remap_ports(compose, {80: 8081, "5432": 15432})
+    assert out["services"]["app"]["ports"][0] == {
+        "target": 8000,
+        "published": 8081,
+        "protocol": "tcp",
+        "mode": "ingress",
+    }
+    assert out["services"]["app"]["ports"][1] == "9000:9000"
+    assert out["services"]["db"]["ports"][0]["published"] == 15432
+    assert compose["services"]["app"]["ports"][0] == "80:8000"  # the input is untouched
+    assert sr.stack_published_ports(out) == [8081, 9000, 15432]
+    assert sr.stack_remap_ports(compose, {}) == compose
+
+
+def test_desired_replicas_default_one_and_global() -> None:
+    compose = load("docker-compose.swarm.yml")
+    assert sr.stack_desired_replicas(compose) == {"app": 4, "redis": 1}
+    assert sr.stack_desired_replicas({"services": {"agent": {"deploy": {"mode": "global"}}}}) == {
+        "agent": -1
+    }
+
+
+def _task(name: str, current: str, desired: str = "Running", node: str = "n1", error: str = ""):
+    return {
+        "Name": name,
+        "CurrentState": current,
+        "DesiredState": desired,
+        "Node": node,
+        "Error": error,
+    }
+
+
+def test_task_summary_counts_running_against_desired() -> None:
+    tasks = [
+        _task("counter_app.1", "Running 5 seconds ago", node="w1"),
+        _task("counter_app.2", "Starting 1 second ago", node="w2"),
+        _task("counter_app.2", "Failed 3 seconds ago", desired="Shutdown", error="boom"),
+        _task("counter_redis.1", "Preparing 2 seconds ago", error="pulling"),
+    ]
+    summary = sr.stack_task_summary(tasks, "counter")
+    assert summary["app"] == {"desired": 2, "running": 1, "nodes": ["w1"], "errors": []}
+    assert summary["redis"]["running"] == 0
+    assert summary["redis"]["errors"] == ["counter_redis.1: pulling"]
+    assert not sr.stack_converged(summary, {"app": 2, "redis": 1})
+
+
+def test_converged_only_when_every_service_runs_all_its_replicas() -> None:
+    tasks = [_task(f"counter_app.{i}", "Running 1 minute ago") for i in range(1, 5)]
+    tasks.append(_task("counter_redis.1", "Running 1 minute ago"))
+    summary = sr.stack_task_summary(tasks, "counter")
+    assert sr.stack_converged(summary, {"app": 4, "redis": 1})
+    assert not sr.stack_converged(summary, {"app": 5, "redis": 1})  # a replica missing
+    assert not sr.stack_converged(summary, {"app": 4, "redis": 1, "edge": 1})  # no task yet
+    assert sr.stack_converged(summary, {"app": 4, "redis": 1, "scaled-down": 0})
