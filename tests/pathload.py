@@ -1,4 +1,4 @@
-"""Import a project file that is not on a package path (role plugins, modules, scripts)."""
+"""Import a project file that is not on a package path (collection plugins, scripts)."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ from ansible.errors import AnsibleFilterError
 from tests.pathload import load
 
 ROOT = Path(__file__).resolve().parents[2]
-mod = load("registry_htpasswd", "roles/registry/filter_plugins/registry_htpasswd.py")
+mod = load("registry_htpasswd", "plugins/filter/registry_htpasswd.py")
 
 AWKWARD = "p@ss $HOME: 'single' \"double\" and spaces"
 

@@ -1,4 +1,4 @@
-"""The dnsrr rewrite of compose files for Swarm without IPVS (roles/stack filter plugin)."""
+"""The dnsrr rewrite of compose files for Swarm without IPVS (plugins/filter/stack_routing.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import yaml
 from tests.pathload import load
 
 ROOT = Path(__file__).resolve().parents[2]
-sr = load("stack_routing", "roles/stack/filter_plugins/stack_routing.py")
+sr = load("stack_routing", "plugins/filter/stack_routing.py")
 
 
 def load(name: str) -> dict:

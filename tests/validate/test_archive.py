@@ -1,5 +1,5 @@
-"""Role lab_archive's module: the previous run's outputs are moved into runs/<UTC timestamp>/,
-never deleted, and only archives past `keep` are removed."""
+"""Module devops.scaling_lab.lab_archive (role lab_archive): the previous run's outputs are
+moved into runs/<UTC timestamp>/, never deleted, and only archives past `keep` are removed."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import pytest
 from tests.pathload import load
 
 ROOT = Path(__file__).resolve().parents[2]
-mod = load("lab_archive", "roles/lab_archive/library/lab_archive.py")
+mod = load("lab_archive", "plugins/modules/lab_archive.py")
 
 T0 = datetime(2026, 11, 27, 12, 0, 0, tzinfo=UTC)
 PATHS = ["evidence", "loadtest", "REPORT.md"]

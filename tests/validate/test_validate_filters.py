@@ -10,7 +10,7 @@ import yaml
 from tests.pathload import load
 
 ROOT = Path(__file__).resolve().parents[2]
-mod = load("lab_validate", "roles/lab_validate/filter_plugins/lab_validate.py")
+mod = load("lab_validate", "plugins/filter/lab_validate.py")
 
 
 def specs(*roles: str) -> dict:
@@ -103,3 +103,47 @@ def test_a_consistent_inventory_passes() -> None:
         )
         == []
     )
+
+
+def reach(host: str, ping: dict, user: str = "lab", become: bool = True) -> dict:
+    return {
+        "host": host,
+        "ping": ping,
+        "user": user,
+        "address": "10.0.0." + host[-1],
+        "connection": "ssh",
+        "become": become,
+        "become_method": "sudo",
+    }
+
+
+def test_reach_names_the_unreachable_and_the_sudo_less_hosts() -> None:
+    """The registered results of ansible.builtin.ping as Ansible shows them (unreachable with
+    ignore_unreachable; a become failure with failed_when: false still carries failed)."""
+    hosts = [
+        reach(
+            "w2",
+            {
+                "unreachable": True,
+                "changed": False,
+                "msg": "ssh: connect to host\n  port 22: No route",
+            },
+        ),
+        reach("w1", {"failed": True, "msg": "Missing sudo password"}, user="nosudo"),
+        reach("m1", {"ping": "pong", "changed": False, "failed": False}),
+        reach("x9", {"skipped": True, "changed": False}),
+    ]
+    assert mod.lab_reach_errors(hosts) == [
+        "host w1 (nosudo@10.0.0.1, connection ssh) does not let nosudo become root (sudo): "
+        "Missing sudo password",
+        "host w2 (lab@10.0.0.2, connection ssh) is unreachable: "
+        "ssh: connect to host port 22: No route",
+    ]
+
+
+def test_reach_passes_when_every_host_answers() -> None:
+    assert mod.lab_reach_errors([reach("m1", {"ping": "pong", "failed": False})]) == []
+    failed_without_become = reach("m1", {"failed": True, "msg": "boom"}, become=False)
+    assert mod.lab_reach_errors([failed_without_become]) == [
+        "host m1 (lab@10.0.0.1, connection ssh) failed the ping: boom"
+    ]

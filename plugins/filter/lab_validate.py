@@ -135,8 +135,46 @@ def lab_inventory_errors(
     return errors
 
 
+def _one_line(text: str, limit: int = 300) -> str:
+    line = " ".join(str(text).split())
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+def lab_reach_errors(hosts: list[Mapping[str, Any]]) -> list[str]:
+    """One line per SSH host that did not answer a ping or could not become root.
+
+    hosts: one entry per checked host: {host, ping (the registered ping result), user,
+    address, connection, become (bool), become_method}.
+    """
+    errors: list[str] = []
+    for info in sorted(hosts, key=lambda i: str(i.get("host"))):
+        host = info.get("host")
+        ping = info.get("ping")
+        if not isinstance(ping, Mapping) or ping.get("skipped"):
+            continue
+        unreachable = bool(ping.get("unreachable"))
+        if not unreachable and not ping.get("failed"):
+            continue
+        who = f"{info.get('user') or '?'}@{info.get('address') or host}"
+        where = f"host {host} ({who}, connection {info.get('connection') or 'ssh'})"
+        if unreachable:
+            what = "is unreachable"
+        elif info.get("become"):
+            method = info.get("become_method") or "sudo"
+            what = f"does not let {info.get('user') or 'the user'} become root ({method})"
+        else:
+            what = "failed the ping"
+        reason = _one_line(ping.get("msg") or ping.get("module_stderr") or "")
+        errors.append(f"{where} {what}: {reason}" if reason else f"{where} {what}")
+    return errors
+
+
 class FilterModule:
     """Ansible filter plugin entry point."""
 
     def filters(self) -> dict[str, Any]:
-        return {"lab_spec_errors": lab_spec_errors, "lab_inventory_errors": lab_inventory_errors}
+        return {
+            "lab_spec_errors": lab_spec_errors,
+            "lab_inventory_errors": lab_inventory_errors,
+            "lab_reach_errors": lab_reach_errors,
+        }
