@@ -17,7 +17,7 @@ MOLECULE_SCENARIOS ?= default engine registry swarm lab vms
 ARTIFACTS ?= artifacts
 CLEAN_KEEP := pki secrets
 
-.PHONY: help bootstrap venv collections engine up down converge lab report test lint pytest molecule bench clean \
+.PHONY: help bootstrap venv collections engine up down converge lab chaos report test lint pytest molecule bench clean \
 	clean-artifacts clean-secrets
 
 help:
@@ -25,6 +25,7 @@ help:
 	@echo "make test   - lint (ansible-lint, yamllint, ruff), pytest, molecule"
 	@echo "make up     - images and lab nodes only;  make down - remove what carries the lab's label"
 	@echo "make converge - the lab's set-up only (idempotent; no drills, no evidence)"
+	@echo "make chaos  - fault drills under load on the converged lab (artifacts/evidence/chaos/)"
 	@echo "make bench  - lab set-up, node memory, Locust vs wrk, stack vs direct RPS, analysis time,"
 	@echo "             site.yml twice and bad input (rerun part: starts with make down)"
 	@echo "make clean  - make down, then delete $(ARTIFACTS)/ except $(ARTIFACTS)/pki and $(ARTIFACTS)/secrets"
@@ -57,6 +58,10 @@ converge: bootstrap
 lab: bootstrap
 	$(PLAYBOOK) site.yml
 	@echo "Report: artifacts/REPORT.md"
+
+# Fault drills on the converged lab (make lab or make converge first).
+chaos: bootstrap
+	$(PLAYBOOK) chaos.yml
 
 report: collections
 	$(PLAYBOOK) playbooks/report.yml

@@ -165,6 +165,7 @@ def lab_reach_errors(hosts: list[Mapping[str, Any]]) -> list[str]:
         else:
             what = "failed the ping"
         reason = _one_line(ping.get("msg") or ping.get("module_stderr") or "")
+        reason = re.sub(r"^Task failed:\s*", "", reason)
         errors.append(f"{where} {what}: {reason}" if reason else f"{where} {what}")
     return errors
 

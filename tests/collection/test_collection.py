@@ -24,7 +24,7 @@ BUNDLED = Path(ansible.__file__).resolve().parents[1]
 MAX_BYTES = 1024 * 1024
 # Top-level paths that must stay out of the tarball.
 EXCLUDED = {"tests", "artifacts", ".venv", "molecule", ".collections", ".git", ".ci"}
-PLAYBOOKS = ["site", "drain_demo", "loadtest"]
+PLAYBOOKS = ["site", "drain_demo", "loadtest", "chaos"]
 
 pytestmark = pytest.mark.collection
 

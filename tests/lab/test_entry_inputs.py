@@ -12,7 +12,7 @@ from labutil import needs_docker, run_playbook, save_inventory, write_inventory
 
 pytestmark = needs_docker
 
-ENTRY_POINTS = ["site.yml", "drain-demo.yml", "loadtest.yml", "playbooks/converge.yml"]
+ENTRY_POINTS = ["site.yml", "drain-demo.yml", "loadtest.yml", "chaos.yml", "playbooks/converge.yml"]
 
 
 def docker_state() -> dict[str, set[str]]:
@@ -95,6 +95,10 @@ def test_a_bad_choice_is_refused_by_every_entry_point(
             "loadtest_runner=cloud",
             "loadtest_runner = 'cloud': must be one of local, swarm",
         ),
+        "chaos.yml": (
+            '{"chaos_faults": ["drain", "reboot"]}',
+            "chaos_faults = ['drain', 'reboot']: must be one of drain, kill_replica, stop_node",
+        ),
     }[playbook]
     assert_refused_untouched(inv, playbook, ["-e", var], expected)
 
@@ -110,6 +114,24 @@ def test_several_errors_are_listed_one_per_line(tmp_inventory_dir: Path) -> None
     lines = [line.strip() for line in result.stdout.splitlines()]
     assert "registry_port = 'http': must be an int (role registry)" in lines
     assert "stack_routing = 'mesh': must be one of auto, vip, dnsrr (role stack)" in lines
+
+
+@pytest.mark.parametrize(
+    ("var", "expected"),
+    [
+        ("chaos_rate=0", "chaos_rate = 0: must be > 0 (increments per second)"),
+        ("chaos_node=pyt-m1", "chaos_node = pyt-m1: not a worker of the lab"),
+        (
+            "chaos_node=nosuch",
+            "chaos_node = nosuch: not a worker of the lab (swarm_workers: pyt-w1",
+        ),
+    ],
+)
+def test_bad_fault_drill_input_is_refused_before_any_fault(
+    tmp_inventory_dir: Path, var: str, expected: str
+) -> None:
+    inv = seeded_inventory(tmp_inventory_dir)
+    assert_refused_untouched(inv, "chaos.yml", ["-e", var], expected)
 
 
 def test_a_bad_profile_is_refused_before_the_archive(tmp_inventory_dir: Path) -> None:

@@ -126,7 +126,7 @@ def test_reach_names_the_unreachable_and_the_sudo_less_hosts() -> None:
             {
                 "unreachable": True,
                 "changed": False,
-                "msg": "ssh: connect to host\n  port 22: No route",
+                "msg": "Task failed: ssh: connect to host\n  port 22: No route",
             },
         ),
         reach("w1", {"failed": True, "msg": "Missing sudo password"}, user="nosudo"),
