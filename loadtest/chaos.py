@@ -36,6 +36,11 @@ TARGET_CHECKS: dict[str, list[Check]] = {
         ("failed requests (%)", "ledger", "failed_pct", "<=", "failed_pct_max"),
         ("service back to N/N (s)", "facts", "service_back_s", "<=", "service_back_s"),
     ],
+    "broken_rollout": [
+        ("failed requests", "ledger", "failed", "<=", "failed_max"),
+        ("rolled back to the running image (s)", "facts", "rollback_s", "<=", "rollback_s"),
+        ("running image restored", "facts", "image_restored", "is", "image_restored"),
+    ],
     "stop_node": [
         ("service N/N after the stop (s)", "facts", "service_back_s", "<=", "service_back_s"),
         ("node Ready after its start (s)", "facts", "node_ready_s", "<=", "node_ready_s"),
@@ -69,9 +74,17 @@ def judge(
     for name, source, key, op, target_key in TARGET_CHECKS[fault]:
         if target_key not in targets:
             raise ValueError(f"plan targets lack {target_key!r} (fault {fault})")
-        target = float(targets[target_key])
         measured = (summary if source == "ledger" else facts).get(key)
-        met = isinstance(measured, int | float) and COMPARE[op](float(measured), target)
+        if op == "is":  # a yes/no fact that must be what the target says
+            wanted = bool(targets[target_key])
+            met = isinstance(measured, bool) and measured is wanted
+            checks.append(
+                {"name": name, "target": str(wanted).lower(), "measured": measured, "met": met}
+            )
+            continue
+        target = float(targets[target_key])
+        ok = isinstance(measured, int | float) and not isinstance(measured, bool)
+        met = ok and COMPARE[op](float(measured), target)
         checks.append(
             {"name": name, "target": f"{op} {target:g}", "measured": measured, "met": bool(met)}
         )

@@ -140,13 +140,19 @@ def _one_line(text: str, limit: int = 300) -> str:
     return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
-def lab_reach_errors(hosts: list[Mapping[str, Any]]) -> list[str]:
+def lab_reach_errors(
+    hosts: list[Mapping[str, Any]], expected: list[str] | None = None
+) -> list[str]:
     """One line per SSH host that did not answer a ping or could not become root.
 
     hosts: one entry per checked host: {host, ping (the registered ping result), user,
-    address, connection, become (bool), become_method}.
+    address, connection, become (bool), become_method}. expected: every host that should have
+    an entry; one without (its check itself failed) is refused too.
     """
     errors: list[str] = []
+    checked = {str(info.get("host")) for info in hosts}
+    for host in sorted(set(expected or []) - checked):
+        errors.append(f"host {host} did not complete the SSH check (see the error above)")
     for info in sorted(hosts, key=lambda i: str(i.get("host"))):
         host = info.get("host")
         ping = info.get("ping")

@@ -97,7 +97,8 @@ def test_a_bad_choice_is_refused_by_every_entry_point(
         ),
         "chaos.yml": (
             '{"chaos_faults": ["drain", "reboot"]}',
-            "chaos_faults = ['drain', 'reboot']: must be one of drain, kill_replica, stop_node",
+            "chaos_faults = ['drain', 'reboot']: must be one of drain, kill_replica, "
+            "broken_rollout, stop_node",
         ),
     }[playbook]
     assert_refused_untouched(inv, playbook, ["-e", var], expected)

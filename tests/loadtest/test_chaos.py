@@ -126,3 +126,19 @@ def test_a_plan_runs_end_to_end(app_url: str, tmp_path: Path, repo_root: Path) -
     assert ledger["final"] - ledger["initial"] == 60 and ledger["lost"] == 0
     assert ledger["recovery_s"] == 0.0
     assert "targets met" in proc.stdout
+
+
+def test_a_rollout_must_roll_back_in_time_and_restore_the_image() -> None:
+    targets = {"failed_max": 0, "rollback_s": 60, "image_restored": True}
+    good = {"rollback_s": 23.0, "image_restored": True}
+    assert all(c["met"] for c in chaos.judge("broken_rollout", CLEAN, good, targets))
+    stuck = by_name(
+        chaos.judge("broken_rollout", CLEAN, {"rollback_s": None, "image_restored": False}, targets)
+    )
+    assert not stuck["rolled back to the running image (s)"]["met"]
+    assert stuck["running image restored"] == {
+        "name": "running image restored",
+        "target": "true",
+        "measured": False,
+        "met": False,
+    }

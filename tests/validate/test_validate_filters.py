@@ -147,3 +147,10 @@ def test_reach_passes_when_every_host_answers() -> None:
     assert mod.lab_reach_errors([failed_without_become]) == [
         "host m1 (lab@10.0.0.1, connection ssh) failed the ping: boom"
     ]
+
+
+def test_reach_refuses_a_host_whose_check_did_not_complete() -> None:
+    answered = [reach("m1", {"ping": "pong", "failed": False})]
+    assert mod.lab_reach_errors(answered, ["m1", "w1"]) == [
+        "host w1 did not complete the SSH check (see the error above)"
+    ]
