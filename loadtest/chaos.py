@@ -9,6 +9,11 @@ writes one evidence file: ``{fault, ledger, facts, checks: [...], met}``.
 
 Plan keys: fault, url, counter, rate, duration, timeout, marks, facts, out, targets
 (see TARGET_CHECKS for the names each fault uses).
+
+Fault redis_master kills the master several times in one load; its marks are kill_N (just
+before kill N) and killed_N (once the kill returned). Failover N is the time from kill_N to the
+answer of the first acknowledged increment sent after killed_N: an upper bound of the time
+from the kill to the first write the new master confirmed.
 """
 
 from __future__ import annotations
@@ -22,8 +27,9 @@ from typing import Any
 
 from loadtest import ledger
 
-# Every fault: no acknowledged write is lost (the three proofs of loss are all zero or less).
-NO_LOSS = ("lost", "duplicate_acks", "acks_above_final")
+# Every fault: no acknowledged write is lost (the three proofs of loss are all zero or less) and
+# no write appears that nobody sent (phantom).
+NO_LOSS = ("lost", "duplicate_acks", "acks_above_final", "phantom")
 
 # fault -> checks: (name, where the figure comes from, key, comparison, target key).
 Check = tuple[str, str, str, str, str]
@@ -45,12 +51,69 @@ TARGET_CHECKS: dict[str, list[Check]] = {
         ("service N/N after the stop (s)", "facts", "service_back_s", "<=", "service_back_s"),
         ("node Ready after its start (s)", "facts", "node_ready_s", "<=", "node_ready_s"),
     ],
+    "redis_master": [
+        (
+            "failover: kill to first acknowledged write, worst (s)",
+            "ledger",
+            "failover_max_s",
+            "<=",
+            "failover_s",
+        ),
+        ("master kills measured under load", "ledger", "kills_measured", ">=", "kills"),
+    ],
+    "registry_restart": [
+        (
+            "deploy done after the registry is back (s)",
+            "facts",
+            "deploy_after_registry_s",
+            "<=",
+            "deploy_after_registry_s",
+        ),
+        ("images lost", "facts", "images_lost", "<=", "images_lost"),
+        (
+            "pulls failed while the registry was down",
+            "facts",
+            "pulls_failed",
+            ">=",
+            "pulls_failed_min",
+        ),
+    ],
 }
 FAULTS = sorted(TARGET_CHECKS)
 
 COMPARE: dict[str, Callable[[float, float], bool]] = {
     "<=": lambda measured, target: measured <= target,
+    ">=": lambda measured, target: measured >= target,
 }
+
+
+def failovers(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per kill N of the marks (kill_N, killed_N): seconds from kill_N to the answer of the
+    first acknowledged write sent after killed_N, None when no write was acknowledged after it
+    (e.g. the kill came after the load ended)."""
+    marks = summary.get("marks", {})
+    after = summary.get("first_ack_after", {})
+    out: list[dict[str, Any]] = []
+    n = 1
+    while f"kill_{n}" in marks:
+        gap = after.get(f"killed_{n}")
+        seconds = None
+        if gap is not None and f"killed_{n}" in marks:
+            seconds = round(gap + marks[f"killed_{n}"] - marks[f"kill_{n}"], 3)
+        out.append({"kill": n, "failover_s": seconds})
+        n += 1
+    return out
+
+
+def add_failovers(summary: dict[str, Any]) -> None:
+    """Adds failovers, kills_measured and failover_max_s (None if any kill has no figure)."""
+    rows = failovers(summary)
+    figures = [r["failover_s"] for r in rows]
+    summary["failovers"] = rows
+    summary["kills_measured"] = sum(1 for f in figures if f is not None)
+    summary["failover_max_s"] = (
+        max(figures) if figures and all(f is not None for f in figures) else None
+    )
 
 
 def judge(
@@ -115,6 +178,7 @@ def run_plan(plan: dict[str, Any]) -> dict[str, Any]:
         ]
     )
     summary = ledger.run(args)
+    add_failovers(summary)
     # The role writes its facts once the lab recovered; give it a moment past the load.
     facts_path = Path(plan["facts"])
     deadline = time.monotonic() + float(plan.get("facts_wait", 60))

@@ -16,7 +16,7 @@ Afterwards the counter is read again and the accounts are closed:
 proofs of loss: two acknowledgements with the same new value, and acknowledged values above the
 final value. Also: the longest window without an acknowledgement (outage) and the time from the
 fault (read from a marks file the drill writes) to the first acknowledgement after the last
-failure (recovery).
+failure (recovery), and from each mark to the first acknowledgement of a request sent after it.
 
     python -m loadtest.ledger --url http://HOST:80 --counter chaos-drain --rate 40 \\
         --duration 30 --marks marks.json --out ledger.json
@@ -197,6 +197,16 @@ def recovery(outcomes: list[Outcome], fault_at: float | None) -> float | None:
     return round(min(back) - fault_at, 3) if back else None
 
 
+def first_ack_after(outcomes: list[Outcome], marks: dict[str, float]) -> dict[str, float | None]:
+    """Per mark: seconds from it to the answer of the first acknowledged request sent at or
+    after it (None when none was)."""
+    out: dict[str, float | None] = {}
+    for name, at in marks.items():
+        done = [o.done for o in outcomes if o.kind == ACK and o.sent >= at]
+        out[name] = round(min(done) - at, 3) if done else None
+    return out
+
+
 def read_marks(path: Path | None) -> dict[str, float]:
     """Event times (epoch seconds) the drill wrote while the client ran, e.g. {"fault": t}."""
     if path is None or not path.exists():
@@ -236,6 +246,7 @@ def close_accounts(
         "outage_s": round(longest_gap([o.done for o in acked], start, end), 3),
         "recovery_s": recovery(outcomes, marks.get("fault")),
         "marks": marks,
+        "first_ack_after": first_ack_after(outcomes, marks),
         "start": start,
         "end": end,
         "answers": dict(sorted(statuses.items())),

@@ -5,12 +5,22 @@ Run it with ``gunicorn -c gunicorn.conf.py "counter:create_app()"`` (from ``app/
 Environment: REDIS_HOST (redis), REDIS_PORT (6379), REDIS_DB (0), REDIS_PASSWORD,
 REDIS_SENTINELS ("host1:26379,host2:26379"; empty = connect directly),
 REDIS_SENTINEL_MASTER (mymaster), REDIS_SENTINEL_PASSWORD, REDIS_SOCKET_TIMEOUT (1.0 s),
-REDIS_RETRIES (1; connection errors only, never timeouts).
+REDIS_RETRIES (1; connection errors of idempotent commands only, never timeouts, never an
+increment), REDIS_WAIT_REPLICAS (0 = off; else an increment is acknowledged only once that
+many replicas confirmed it with ``WAIT``), REDIS_WAIT_TIMEOUT_MS (500; how long ``WAIT``
+waits, below REDIS_SOCKET_TIMEOUT).
 
 Endpoints: ``GET /`` (hits page), ``/api/counters[/<name>[/incr]]`` (JSON API),
 ``/healthz`` (liveness, no Redis), ``/readyz`` (Redis PING), ``/metrics`` (Prometheus,
 per process). Every response has ``X-Instance: <hostname>:<pid>``; every error is
-``{"error": "..."}``; an unreachable Redis gives 503 and the app recovers by itself.
+``{"error": "..."}``; the app recovers from a Redis outage by itself.
+
+Redis errors: 503 ``redis unavailable`` (with ``Retry-After: 1``) when Redis could not be
+reached or refused the command (a read-only replica): an increment that got a 503 was not
+applied. An increment (``GET /``, ``POST .../incr``) is sent at most once; if it was sent
+but not confirmed (no reply, connection lost, timeout, or fewer replicas than
+REDIS_WAIT_REPLICAS confirmed it), the answer is 504 "... the write may or may not be
+applied".
 """
 
 from __future__ import annotations
@@ -47,7 +57,11 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     hostname = socket.gethostname()
     state = AppState(
         settings=settings,
-        store=CounterStore(make_redis(settings)),
+        store=CounterStore(
+            make_redis(settings),
+            wait_replicas=settings.wait_replicas,
+            wait_timeout_ms=settings.wait_timeout_ms,
+        ),
         metrics=Metrics(hostname),
         hostname=hostname,
     )

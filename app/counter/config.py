@@ -19,6 +19,8 @@ DEFAULTS: dict[str, str] = {
     "REDIS_SENTINEL_PASSWORD": "",
     "REDIS_SOCKET_TIMEOUT": "1.0",
     "REDIS_RETRIES": "1",
+    "REDIS_WAIT_REPLICAS": "0",
+    "REDIS_WAIT_TIMEOUT_MS": "500",
 }
 
 
@@ -35,6 +37,10 @@ class Settings:
     sentinel_password: str | None = None
     socket_timeout: float = 1.0
     retries: int = 1
+    #: replicas that must confirm an increment (``WAIT``) before it is acknowledged; 0 = no WAIT
+    wait_replicas: int = 0
+    #: how long ``WAIT`` may block, in milliseconds (below the socket timeout)
+    wait_timeout_ms: int = 500
 
     @property
     def use_sentinel(self) -> bool:
@@ -61,6 +67,15 @@ def _float(name: str, raw: str) -> float:
     if not value > 0:
         raise ValueError(f"{name} must be > 0, got {raw!r}")
     return value
+
+
+def _check_wait_timeout(wait_replicas: int, wait_timeout_ms: int, socket_timeout: float) -> None:
+    """Refuse a ``WAIT`` that could outlast the socket timeout (only checked when WAIT is on)."""
+    if wait_replicas > 0 and not wait_timeout_ms < socket_timeout * 1000:
+        raise ValueError(
+            f"REDIS_WAIT_TIMEOUT_MS ({wait_timeout_ms}) must be below REDIS_SOCKET_TIMEOUT "
+            f"({socket_timeout} s = {socket_timeout * 1000:g} ms) when REDIS_WAIT_REPLICAS > 0"
+        )
 
 
 def parse_address(item: str, default_port: int = DEFAULT_SENTINEL_PORT) -> tuple[str, int]:
@@ -112,6 +127,10 @@ def load_settings(environ: Mapping[str, object] | None = None) -> Settings:
         sentinels = parse_sentinels(get("REDIS_SENTINELS"))
     except ValueError as exc:
         raise ValueError(f"REDIS_SENTINELS: {exc}") from None
+    socket_timeout = _float("REDIS_SOCKET_TIMEOUT", get("REDIS_SOCKET_TIMEOUT"))
+    wait_replicas = _int("REDIS_WAIT_REPLICAS", get("REDIS_WAIT_REPLICAS"), 0)
+    wait_timeout_ms = _int("REDIS_WAIT_TIMEOUT_MS", get("REDIS_WAIT_TIMEOUT_MS"), 1)
+    _check_wait_timeout(wait_replicas, wait_timeout_ms, socket_timeout)
     return Settings(
         redis_host=host,
         redis_port=_int("REDIS_PORT", get("REDIS_PORT"), 1, 65535),
@@ -120,6 +139,8 @@ def load_settings(environ: Mapping[str, object] | None = None) -> Settings:
         sentinels=sentinels,
         sentinel_master=master,
         sentinel_password=get("REDIS_SENTINEL_PASSWORD") or None,
-        socket_timeout=_float("REDIS_SOCKET_TIMEOUT", get("REDIS_SOCKET_TIMEOUT")),
+        socket_timeout=socket_timeout,
         retries=_int("REDIS_RETRIES", get("REDIS_RETRIES"), 0, 10),
+        wait_replicas=wait_replicas,
+        wait_timeout_ms=wait_timeout_ms,
     )

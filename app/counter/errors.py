@@ -7,6 +7,11 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from werkzeug.exceptions import HTTPException
 
+from .store import WriteInDoubt, WriteNotApplied
+
+#: The JSON error of a 503: Redis could not be reached (for a write: it was not applied).
+REDIS_UNAVAILABLE = "redis unavailable"
+
 
 class ApiError(Exception):
     """An error with an HTTP status and a message for the client."""
@@ -21,6 +26,13 @@ def error_response(status: int, message: str) -> Response:
     """Return ``{"error": message}`` with *status*."""
     response = jsonify(error=message)
     response.status_code = status
+    return response
+
+
+def unavailable_response() -> Response:
+    """Return the 503 of an unreachable Redis, with ``Retry-After: 1``."""
+    response = error_response(503, REDIS_UNAVAILABLE)
+    response.headers["Retry-After"] = "1"
     return response
 
 
@@ -44,9 +56,17 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(RedisTimeoutError)
     def _redis_down(exc: Exception) -> Response:
         app.logger.warning("redis unavailable: %s: %.200s", type(exc).__name__, exc)
-        response = error_response(503, "redis unavailable")
-        response.headers["Retry-After"] = "1"
-        return response
+        return unavailable_response()
+
+    @app.errorhandler(WriteNotApplied)
+    def _write_not_applied(exc: WriteNotApplied) -> Response:
+        app.logger.warning("redis unavailable, write not applied: %.300s", exc)
+        return unavailable_response()
+
+    @app.errorhandler(WriteInDoubt)
+    def _write_in_doubt(exc: WriteInDoubt) -> Response:
+        app.logger.warning("write in doubt: %.300s", exc)
+        return error_response(504, f"{exc.reason}: the write may or may not be applied")
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -60,10 +60,15 @@ def stop_process(proc: subprocess.Popen, timeout: float = 10) -> None:
 
 
 class RedisServer:
-    """One redis-server process on 127.0.0.1 that can be stopped and started again."""
+    """One redis-server process on 127.0.0.1 that can be stopped and started again.
 
-    def __init__(self, port: int | None = None) -> None:
+    *args* are extra command-line options (e.g. ``["--replicaof", "127.0.0.1", "6379"]``),
+    given after the defaults so they can override them (``--appendonly yes``).
+    """
+
+    def __init__(self, port: int | None = None, args: Sequence[str] = ()) -> None:
         self.port = port or free_port()
+        self.args = list(args)
         self.proc: subprocess.Popen | None = None
         self.workdir = tempfile.mkdtemp(prefix="counter-redis-")
 
@@ -90,6 +95,7 @@ class RedisServer:
                 "no",
                 "--dir",
                 self.workdir,
+                *self.args,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -156,8 +162,8 @@ def redis_factory() -> Iterator[type[RedisServer]]:
     servers: list[RedisServer] = []
 
     class Tracked(RedisServer):
-        def __init__(self, port: int | None = None) -> None:
-            super().__init__(port)
+        def __init__(self, port: int | None = None, args: Sequence[str] = ()) -> None:
+            super().__init__(port, args)
             servers.append(self)
 
     try:

@@ -17,6 +17,7 @@ def test_defaults_from_empty_environment():
     assert not s.use_sentinel
     assert s.sentinel_master == "mymaster"
     assert s.socket_timeout == 1.0
+    assert (s.wait_replicas, s.wait_timeout_ms) == (0, 500)
 
 
 def test_values_from_environment():
@@ -57,11 +58,49 @@ def test_empty_password_means_none():
         ({"REDIS_SENTINELS": "::1:26379"}, "IPv6"),
         ({"REDIS_SENTINELS": ":26379"}, "empty host"),
         ({"REDIS_SENTINEL_MASTER": ""}, "REDIS_SENTINEL_MASTER must not be empty"),
+        ({"REDIS_WAIT_REPLICAS": "-1"}, "REDIS_WAIT_REPLICAS must be >= 0"),
+        ({"REDIS_WAIT_REPLICAS": "one"}, "REDIS_WAIT_REPLICAS must be an integer"),
+        ({"REDIS_WAIT_TIMEOUT_MS": "0"}, "REDIS_WAIT_TIMEOUT_MS must be >= 1"),
+        ({"REDIS_WAIT_TIMEOUT_MS": "0.5"}, "REDIS_WAIT_TIMEOUT_MS must be an integer"),
     ],
 )
 def test_bad_values_name_the_variable(env, message):
     with pytest.raises(ValueError, match=message):
         load_settings(env)
+
+
+def test_wait_settings():
+    s = load_settings(
+        {"REDIS_WAIT_REPLICAS": "2", "REDIS_WAIT_TIMEOUT_MS": "250", "REDIS_SOCKET_TIMEOUT": "0.5"}
+    )
+    assert (s.wait_replicas, s.wait_timeout_ms) == (2, 250)
+    assert (
+        load_settings({"REDIS_WAIT_REPLICAS": 1, "REDIS_WAIT_TIMEOUT_MS": 999}).wait_timeout_ms
+        == 999
+    )
+
+
+@pytest.mark.parametrize(("timeout_ms", "socket_timeout"), [("1000", "1.0"), ("900", "0.3")])
+def test_wait_timeout_must_stay_below_the_socket_timeout(timeout_ms, socket_timeout):
+    env = {
+        "REDIS_WAIT_REPLICAS": "1",
+        "REDIS_WAIT_TIMEOUT_MS": timeout_ms,
+        "REDIS_SOCKET_TIMEOUT": socket_timeout,
+    }
+    with pytest.raises(ValueError, match=r"REDIS_WAIT_TIMEOUT_MS .* REDIS_SOCKET_TIMEOUT"):
+        load_settings(env)
+
+
+def test_wait_timeout_is_not_checked_without_wait():
+    """The default 500 ms does not forbid a short socket timeout while WAIT is off."""
+    s = load_settings({"REDIS_SOCKET_TIMEOUT": "0.3"})
+    assert (s.wait_replicas, s.wait_timeout_ms, s.socket_timeout) == (0, 500, 0.3)
+
+
+def test_create_app_passes_wait_settings_to_the_store():
+    app = create_app({"REDIS_WAIT_REPLICAS": "1", "REDIS_WAIT_TIMEOUT_MS": "300"})
+    store = get_state(app).store
+    assert (store.wait_replicas, store.wait_timeout_ms) == (1, 300)
 
 
 @pytest.mark.parametrize(

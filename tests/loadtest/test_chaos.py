@@ -15,7 +15,14 @@ import pytest
 
 from loadtest import chaos
 
-CLEAN = {"lost": 0, "duplicate_acks": 0, "acks_above_final": 0, "failed": 0, "failed_pct": 0.0}
+CLEAN = {
+    "lost": 0,
+    "duplicate_acks": 0,
+    "acks_above_final": 0,
+    "phantom": 0,
+    "failed": 0,
+    "failed_pct": 0.0,
+}
 
 
 def by_name(checks: list[dict]) -> dict[str, dict]:
@@ -142,3 +149,72 @@ def test_a_rollout_must_roll_back_in_time_and_restore_the_image() -> None:
         "measured": False,
         "met": False,
     }
+
+
+def test_each_failover_runs_from_the_kill_to_the_first_write_acknowledged_after_it() -> None:
+    """kill_N is taken before the kill, killed_N once it returned; the ledger gives the time from
+    each mark to the first acknowledgement of a request sent after it."""
+    summary = CLEAN | {
+        "marks": {
+            "fault": 10.0,
+            "kill_1": 10.0,
+            "killed_1": 10.4,
+            "kill_2": 40.0,
+            "killed_2": 40.3,
+        },
+        "first_ack_after": {
+            "fault": 0.1,
+            "kill_1": 0.1,
+            "killed_1": 5.6,
+            "kill_2": 0.2,
+            "killed_2": 7.7,
+        },
+    }
+    chaos.add_failovers(summary)
+    assert summary["failovers"] == [
+        {"kill": 1, "failover_s": 6.0},
+        {"kill": 2, "failover_s": 8.0},
+    ]
+    assert summary["kills_measured"] == 2 and summary["failover_max_s"] == 8.0
+    checks = by_name(chaos.judge("redis_master", summary, {}, {"failover_s": 10, "kills": 2}))
+    assert all(c["met"] for c in checks.values()), checks
+    slow = by_name(chaos.judge("redis_master", summary, {}, {"failover_s": 7.5, "kills": 2}))
+    assert not slow["failover: kill to first acknowledged write, worst (s)"]["met"]
+
+
+def test_a_kill_with_no_write_acknowledged_after_it_is_a_miss() -> None:
+    """A kill after the load ended (or a master that never came back) has no failover figure:
+    the worst failover is unknown and the kill is not counted as measured."""
+    summary = CLEAN | {
+        "marks": {"kill_1": 10.0, "killed_1": 10.4, "kill_2": 40.0, "killed_2": 40.3},
+        "first_ack_after": {"kill_1": 0.1, "killed_1": 5.6, "kill_2": None, "killed_2": None},
+    }
+    chaos.add_failovers(summary)
+    assert summary["failovers"][1] == {"kill": 2, "failover_s": None}
+    assert summary["failover_max_s"] is None and summary["kills_measured"] == 1
+    checks = by_name(chaos.judge("redis_master", summary, {}, {"failover_s": 10, "kills": 2}))
+    assert not checks["failover: kill to first acknowledged write, worst (s)"]["met"]
+    assert not checks["master kills measured under load"]["met"]
+
+
+def test_phantom_writes_are_a_miss() -> None:
+    """More writes landed than were acknowledged or in doubt: somebody's write was doubled."""
+    checks = by_name(
+        chaos.judge(
+            "drain",
+            CLEAN | {"phantom": 1},
+            {"service_back_s": 1},
+            {"failed_max": 0, "service_back_s": 30},
+        )
+    )
+    assert not checks["phantom"]["met"] and checks["lost"]["met"]
+
+
+def test_a_registry_restart_needs_the_deploy_done_no_image_lost_and_the_outage_felt() -> None:
+    targets = {"deploy_after_registry_s": 60, "images_lost": 0, "pulls_failed_min": 1}
+    good = {"deploy_after_registry_s": 9.5, "images_lost": 0, "pulls_failed": 3}
+    assert all(c["met"] for c in chaos.judge("registry_restart", CLEAN, good, targets))
+    unfelt = by_name(chaos.judge("registry_restart", CLEAN, good | {"pulls_failed": 0}, targets))
+    assert not unfelt["pulls failed while the registry was down"]["met"]
+    lost = by_name(chaos.judge("registry_restart", CLEAN, good | {"images_lost": 1}, targets))
+    assert not lost["images lost"]["met"]

@@ -45,6 +45,7 @@ def test_accounts_are_closed() -> None:
     assert s["duplicate_acks"] == 1 and s["acks_above_final"] == 1
     assert s["outage_s"] == pytest.approx(2.9)  # 0.2 -> 3.1 without an acknowledgement
     assert s["recovery_s"] == pytest.approx(2.2)  # fault 0.9 -> first ack after the doubt, 3.1
+    assert s["first_ack_after"]["fault"] == pytest.approx(2.2)  # first ack sent after 0.9: 3.1
     assert s["failed_pct"] == pytest.approx(16.667, abs=0.001)
     assert [t["s"] for t in s["timeline"]] == [0, 1, 2, 3]
 
