@@ -98,7 +98,7 @@ def test_a_bad_choice_is_refused_by_every_entry_point(
         "chaos.yml": (
             '{"chaos_faults": ["drain", "reboot"]}',
             "chaos_faults = ['drain', 'reboot']: must be one of drain, kill_replica, "
-            "broken_rollout, stop_node",
+            "broken_rollout, stop_node, redis_master, registry_restart",
         ),
     }[playbook]
     assert_refused_untouched(inv, playbook, ["-e", var], expected)
