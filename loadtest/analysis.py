@@ -20,13 +20,17 @@ from __future__ import annotations
 
 import csv
 import itertools
+import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from loadtest import timeline as tl
+
 AGGREGATED = "Aggregated"
+RUN_META = "run.json"
 STATS_SUFFIX = "_stats.csv"
 HISTORY_SUFFIX = "_stats_history.csv"
 
@@ -258,6 +262,8 @@ class RunSummary:
     users: int  # peak user count (0 if no history file)
     duration: float  # seconds from the first request to the last one counted
     mean_users: float | None = None  # mean of the per-second samples, ramp-up included
+    # From the run's run.json (python -m loadtest run writes it), None when it is missing.
+    meta: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict for JSON."""
@@ -292,11 +298,55 @@ def summary_from_entries(
     )
 
 
+def read_run_meta(run_dir: str | Path) -> dict[str, Any]:
+    """The run's run.json (profile, generator CPU, workers, start and stop), {} if missing."""
+    path = Path(run_dir) / RUN_META
+    if not path.exists():
+        return {}
+    meta = json.loads(path.read_text(encoding="utf-8"))
+    return meta if isinstance(meta, dict) else {}
+
+
 def summarize_run(run_dir: str | Path, name: str | None = None) -> RunSummary:
-    """Read a run directory (one locust ``--csv`` prefix) into a RunSummary."""
+    """Read a run directory (one locust ``--csv`` prefix and its run.json) into a RunSummary."""
     stats_path, history_path = find_csv_files(run_dir)
     history = parse_history(history_path).rows if history_path else []
-    return summary_from_entries(name or Path(run_dir).name, parse_stats(stats_path), history)
+    summary = summary_from_entries(name or Path(run_dir).name, parse_stats(stats_path), history)
+    return replace(summary, meta=read_run_meta(run_dir))
+
+
+def timeline_series(timeline: tl.Timeline, window_s: float) -> list[RatePoint]:
+    """Throughput, errors and percentiles per window of the run's timeline: every request in
+    the window it was sent in, so a steady load draws a flat line."""
+    windows = tl.windows(timeline, window_s)
+    if not windows:
+        return []
+    begin = windows[0].start
+    users = {step.start: step.users for step in timeline.steps}
+    points = []
+    for window in windows:
+        current = [count for start, count in users.items() if start < window.end]
+        points.append(
+            RatePoint(
+                elapsed_s=float(window.end - begin),
+                users=current[-1] if current else 0,
+                rps=window.rps,
+                failures_per_s=window.failures / window.seconds,
+                p95_ms=window.percentile(0.95),
+                p99_ms=window.percentile(0.99),
+            )
+        )
+    return points
+
+
+def run_series(run_dir: str | Path, window_s: float) -> list[RatePoint]:
+    """A run's time series: from its timeline when it has one, else from Locust's history
+    (whose rates move only when workers report)."""
+    timeline = tl.read_timeline(run_dir)
+    if timeline is not None:
+        return timeline_series(timeline, window_s)
+    _, history_path = find_csv_files(run_dir)
+    return rate_series(parse_history(history_path).rows) if history_path else []
 
 
 # --------------------------------------------------------------------------- saturation
@@ -629,18 +679,199 @@ def capacity_steps(
         for step in steps
         if step.p99_ms is not None and step.p99_ms <= slo_p99_ms and step.error_pct <= max_error_pct
     ]
-    best = max(within, key=lambda step: step.rps) if within else None
-    return CapacityResult(slo_p99_ms, max_error_pct, steps, best, cumulative)
+    return CapacityResult(slo_p99_ms, max_error_pct, steps, _highest(within), cumulative)
+
+
+def _meets(step: CapacityStep, slo_p99_ms: float, max_error_pct: float) -> bool:
+    return step.p99_ms is not None and step.p99_ms <= slo_p99_ms and step.error_pct <= max_error_pct
+
+
+def _highest(within: Sequence[CapacityStep]) -> CapacityStep | None:
+    """The capacity: the step with the most users among those within the SLO."""
+    return max(within, key=lambda step: (step.users, step.rps)) if within else None
+
+
+def capacity_from_timeline(
+    timeline: tl.Timeline, slo_p99_ms: float, max_error_pct: float = 1.0, warmup_s: float = 0.0
+) -> CapacityResult:
+    """Capacity steps from a run's timeline: each step counts exactly the requests sent
+    between the end of its warm-up and the next step's start."""
+    if slo_p99_ms <= 0:
+        raise ValueError("slo_p99_ms must be > 0")
+    origin = timeline.started or (timeline.steps[0].start if timeline.steps else 0.0)
+    steps = [
+        CapacityStep(
+            users=step.users,
+            start_s=float(step.totals.start - origin),
+            end_s=float(step.totals.end - origin),
+            rps=step.totals.rps,
+            p99_ms=step.totals.percentile(0.99),
+            error_pct=step.totals.error_pct,
+            requests=step.totals.requests,
+            failures=step.totals.failures,
+        )
+        for step in tl.step_totals(timeline, warmup_s)
+        if step.totals.requests > 0
+    ]
+    within = [step for step in steps if _meets(step, slo_p99_ms, max_error_pct)]
+    return CapacityResult(slo_p99_ms, max_error_pct, steps, _highest(within))
 
 
 def capacity_from_run(
     run_dir: str | Path, slo_p99_ms: float, max_error_pct: float = 1.0
 ) -> CapacityResult:
-    """Capacity steps of a run directory (needs its ``*_stats_history.csv``)."""
+    """Capacity steps of a run directory: from its timeline (the warm-up from its run.json)
+    when it has one, else from its ``*_stats_history.csv``."""
+    timeline = tl.read_timeline(run_dir)
+    if timeline is not None and timeline.steps:
+        warmup = float(read_run_meta(run_dir).get("step_warmup_s") or 0.0)
+        return capacity_from_timeline(timeline, slo_p99_ms, max_error_pct, warmup)
     _, history_path = find_csv_files(run_dir)
     if history_path is None:
         raise FileNotFoundError(f"no *{HISTORY_SUFFIX} in {run_dir}")
     return capacity_steps(parse_history(history_path), slo_p99_ms, max_error_pct)
+
+
+@dataclass(frozen=True)
+class StepSpread:
+    """One user step over the repetitions: median, min and max of each figure.
+
+    A repetition that stopped before this step (its SLO broke earlier) counts as a breach:
+    its p99 is infinite for the median, so a step is within the SLO only when most
+    repetitions ran it and met it.
+    """
+
+    users: int
+    runs: int  # repetitions that ran the step
+    rps_median: float
+    rps_min: float
+    rps_max: float
+    p99_median: float | None  # None: most repetitions did not reach or measure the step
+    p99_min: float | None
+    p99_max: float | None
+    error_pct_median: float
+    within: bool
+
+
+@dataclass(frozen=True)
+class RepeatedCapacity:
+    """A capacity profile run several times: the steps' spread and the capacity, the highest
+    step whose median p99 and median errors meet the SLO."""
+
+    name: str
+    slo_p99_ms: float
+    max_error_pct: float
+    results: list[CapacityResult]
+    steps: list[StepSpread]
+    best: StepSpread | None
+    per_repetition: list[float | None]  # each repetition's own capacity (req/s), in run order
+
+    @property
+    def repetitions(self) -> int:
+        return len(self.results)
+
+    @property
+    def capacity_rps(self) -> float | None:
+        return self.best.rps_median if self.best else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict for JSON (the repetitions' own steps under ``repetitions``)."""
+        return {
+            "name": self.name,
+            "slo_p99_ms": self.slo_p99_ms,
+            "max_error_pct": self.max_error_pct,
+            "repetitions": [result.to_dict() for result in self.results],
+            "steps": [asdict(step) for step in self.steps],
+            "best": asdict(self.best) if self.best else None,
+            "capacity_rps": self.capacity_rps,
+            "per_repetition_rps": self.per_repetition,
+        }
+
+
+def repeated_capacity(name: str, results: Sequence[CapacityResult]) -> RepeatedCapacity:
+    """Median and spread per user step over the repetitions, and the capacity."""
+    if not results:
+        raise ValueError(f"{name}: no capacity run to combine")
+    slo = results[0].slo_p99_ms
+    max_error = results[0].max_error_pct
+    levels = sorted({step.users for result in results for step in result.steps})
+    spreads: list[StepSpread] = []
+    for users in levels:
+        ran = [step for result in results for step in result.steps if step.users == users]
+        rps = tl.spread([step.rps for step in ran])
+        p99s = [
+            math.inf if step is None or step.p99_ms is None else step.p99_ms
+            for step in (
+                next((item for item in result.steps if item.users == users), None)
+                for result in results
+            )
+        ]
+        finite = [value for value in p99s if math.isfinite(value)]
+        p99_median = tl.median(p99s)
+        error_median = tl.median(
+            [
+                next((item.error_pct for item in result.steps if item.users == users), 100.0)
+                for result in results
+            ]
+        )
+        spreads.append(
+            StepSpread(
+                users=users,
+                runs=len(ran),
+                rps_median=rps[0],
+                rps_min=rps[1],
+                rps_max=rps[2],
+                p99_median=p99_median if math.isfinite(p99_median) else None,
+                p99_min=min(finite) if finite else None,
+                p99_max=max(finite) if finite else None,
+                error_pct_median=error_median,
+                within=math.isfinite(p99_median)
+                and p99_median <= slo
+                and error_median <= max_error,
+            )
+        )
+    within = [step for step in spreads if step.within]
+    best = max(within, key=lambda step: step.users) if within else None
+    per_repetition = []
+    for result in results:
+        own = _highest([step for step in result.steps if _meets(step, slo, max_error)])
+        per_repetition.append(own.rps if own else None)
+    return RepeatedCapacity(name, slo, max_error, list(results), spreads, best, per_repetition)
+
+
+@dataclass(frozen=True)
+class ScalingRatio:
+    """Capacity of a candidate over a baseline (e.g. 4 replicas over 1): the ratio of the
+    medians, and the min and max of the ratios within each repetition (paired in run order,
+    so the machine's drift falls on both)."""
+
+    baseline: str
+    candidate: str
+    ratio: float | None
+    ratio_min: float | None
+    ratio_max: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def scaling_ratio(baseline: RepeatedCapacity, candidate: RepeatedCapacity) -> ScalingRatio:
+    """The candidate's capacity over the baseline's."""
+    ratio = None
+    if baseline.capacity_rps and candidate.capacity_rps is not None:
+        ratio = candidate.capacity_rps / baseline.capacity_rps
+    paired = [
+        cand / base
+        for base, cand in zip(baseline.per_repetition, candidate.per_repetition, strict=False)
+        if base and cand is not None
+    ]
+    return ScalingRatio(
+        baseline.name,
+        candidate.name,
+        ratio,
+        min(paired) if paired else None,
+        max(paired) if paired else None,
+    )
 
 
 def percent_change(baseline: float, candidate: float) -> float | None:

@@ -20,6 +20,13 @@ them from loadtest/profiles.yml):
   %}`` from the CPU readings the workers send with their reports (remote workers included).
 - ``LOADTEST_TARGET_HOST``: base URL this process's users hit instead of ``--host`` (a
   worker on another host that reaches the target by another address).
+- ``LOADTEST_TIMELINE_FILE``: if set, a JSON file of every request counted by the second it
+  was sent in (count, failures and a response-time histogram per second; workers hand theirs
+  to the master with each report), the step edges of a stepped run and the start and stop
+  times, written when the runner quits. These counts are exact at any edge, unlike Locust's
+  history, which moves only when a worker reports (every 3 s).
+- ``LOADTEST_PACING``: seconds between the starts of a user's tasks (``constant_pacing``)
+  instead of the think time: a known, constant rate of users / pacing.
 
 Requests carry stable names (``/api/counters/[name]``) so locust aggregates them.
 """
@@ -30,13 +37,14 @@ import json
 import math
 import os
 import random
+import time
 import uuid
 from collections import Counter
 from typing import Any
 
 import psutil
-from locust import FastHttpUser, LoadTestShape, between, events
-from locust.runners import WorkerRunner
+from locust import FastHttpUser, LoadTestShape, between, constant_pacing, events
+from locust.runners import WORKER_REPORT_INTERVAL, WorkerRunner
 
 TASK_NAMES: tuple[str, ...] = ("page", "read", "incr", "list", "crud")
 DEFAULT_WEIGHTS = "page=3,read=3,incr=3,list=1,crud=1"
@@ -85,6 +93,7 @@ WEIGHTS = parse_weights(os.environ.get("LOADTEST_WEIGHTS", DEFAULT_WEIGHTS))
 COUNTERS = max(1, int(env_float("LOADTEST_COUNTERS", 20)))
 
 TARGET_HOST = os.environ.get("LOADTEST_TARGET_HOST", "").strip() or None
+PACING = env_float("LOADTEST_PACING", 0.0)
 
 instances: Counter[str] = Counter()
 # Distributed runs: each worker's CPU (% of one core between two of its reports, psutil) as
@@ -155,6 +164,115 @@ def write_instances(environment: Any = None, **_kwargs: Any) -> None:
     _write_instances()
 
 
+def round_ms(value: float) -> int:
+    """A response time rounded the way Locust keeps it: 1 ms under 100 ms, then 2
+    significant digits (10 ms under 1 s, 100 ms under 10 s, 1 s above)."""
+    if value < 100:
+        return round(value)
+    if value < 1000:
+        return round(value, -1)
+    if value < 10000:
+        return round(value, -2)
+    return round(value, -3)
+
+
+class Timeline:
+    """Requests by the second they were sent in, the steps and the run's start and stop.
+
+    A bucket is [count, failures, {rounded ms: count}]. A worker hands its buckets to the
+    master with every report and starts empty; the master (or a single process) holds the sum.
+    """
+
+    def __init__(self) -> None:
+        self.buckets: dict[int, list[Any]] = {}
+        self.steps: list[dict[str, float]] = []
+        self.started: float | None = None
+        self.stopped: float | None = None
+
+    def add(self, second: int, count: int, failures: int, histogram: dict[Any, int]) -> None:
+        bucket = self.buckets.setdefault(second, [0, 0, Counter()])
+        bucket[0] += count
+        bucket[1] += failures
+        bucket[2].update({int(ms): n for ms, n in histogram.items()})
+
+    def record(self, start_time: float, response_ms: float, failed: bool) -> None:
+        self.add(int(start_time), 1, int(failed), {round_ms(response_ms): 1})
+
+    def take(self) -> dict[str, list[Any]]:
+        """The buckets as JSON, emptied (a worker's report)."""
+        data = {str(second): [b[0], b[1], dict(b[2])] for second, b in self.buckets.items()}
+        self.buckets.clear()
+        return data
+
+    def merge(self, data: dict[str, list[Any]]) -> None:
+        for second, (count, failures, histogram) in data.items():
+            self.add(int(second), int(count), int(failures), histogram)
+
+    def document(self) -> dict[str, Any]:
+        return {
+            "bucket_s": 1,
+            "report_interval_s": WORKER_REPORT_INTERVAL,
+            "started": self.started,
+            "stopped": self.stopped,
+            "steps": self.steps,
+            "buckets": {
+                str(second): [b[0], b[1], {str(ms): n for ms, n in sorted(b[2].items())}]
+                for second, b in sorted(self.buckets.items())
+            },
+        }
+
+
+timeline = Timeline()
+
+
+@events.request.add_listener
+def count_request(
+    start_time: float | None = None,
+    response_time: float = 0.0,
+    exception: Any = None,
+    **_kwargs: Any,
+) -> None:
+    """Count the request in the second it was sent (the timeline)."""
+    if start_time is not None:
+        timeline.record(start_time, float(response_time or 0.0), exception is not None)
+
+
+@events.report_to_master.add_listener
+def send_timeline(data: dict[str, Any], **_kwargs: Any) -> None:
+    """On a worker: hand the buckets since the last report to the master."""
+    data["loadtest_timeline"] = timeline.take()
+
+
+@events.worker_report.add_listener
+def collect_timeline(data: dict[str, Any], **_kwargs: Any) -> None:
+    """On the master: add a worker's buckets."""
+    timeline.merge(data.get("loadtest_timeline") or {})
+
+
+@events.test_start.add_listener
+def mark_start(environment: Any = None, **_kwargs: Any) -> None:
+    """The run's start (the master's or the single process's clock)."""
+    if not isinstance(getattr(environment, "runner", None), WorkerRunner):
+        timeline.started = timeline.started or time.time()
+
+
+@events.test_stop.add_listener
+def mark_stop(environment: Any = None, **_kwargs: Any) -> None:
+    if not isinstance(getattr(environment, "runner", None), WorkerRunner):
+        timeline.stopped = time.time()
+
+
+@events.quitting.add_listener
+def write_timeline(environment: Any = None, **_kwargs: Any) -> None:
+    """Write LOADTEST_TIMELINE_FILE when the master or single process quits (after the
+    workers' last reports)."""
+    path = os.environ.get("LOADTEST_TIMELINE_FILE")
+    if not path or isinstance(getattr(environment, "runner", None), WorkerRunner):
+        return
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(timeline.document(), handle)
+
+
 def _why(response: Any) -> str | Exception:
     """Failure reason: the connection error if there was one, else the status code."""
     error = getattr(response, "error", None)
@@ -218,7 +336,7 @@ TASKS = {"page": page, "read": read, "incr": incr, "list": listing, "crud": crud
 class CounterUser(FastHttpUser):
     """A user of the counter app: weighted task mix with uniform think time."""
 
-    wait_time = between(WAIT_MIN, WAIT_MAX)
+    wait_time = constant_pacing(PACING) if PACING > 0 else between(WAIT_MIN, WAIT_MAX)
     tasks = {TASKS[name]: weight for name, weight in WEIGHTS.items() if weight > 0}  # noqa: RUF012
 
     def __init__(self, environment: Any) -> None:
@@ -229,20 +347,37 @@ class CounterUser(FastHttpUser):
         super().__init__(environment)
 
 
+def percentile_ms(histogram: dict[int, int], fraction: float) -> float | None:
+    """The smallest recorded time with at least ``fraction`` of the requests at or under it."""
+    total = sum(histogram.values())
+    if total <= 0:
+        return None
+    wanted = math.ceil(fraction * total)
+    seen = 0
+    for ms in sorted(histogram):
+        seen += histogram[ms]
+        if seen >= wanted:
+            return float(ms)
+    return float(max(histogram))
+
+
 class StepLoadShape(LoadTestShape):
     """``step_users`` more users every ``step_seconds`` up to ``max_users``, then stop.
 
     Inactive (abstract) unless LOADTEST_SHAPE=step: locust always uses an active shape class
     found in the locustfile, which would override -u/-r/-t for every other profile.
 
-    With ``LOADTEST_STOP_P99_MS`` (and ``LOADTEST_STOP_ERROR_PCT``, default 1) the run also
-    ends at the first step that broke that SLO: its p99 (Locust's current 10 s window) above
-    the limit or its own error rate above the limit. More users would only queue.
+    Each step's start goes into the timeline. With ``LOADTEST_STOP_P99_MS`` (and
+    ``LOADTEST_STOP_ERROR_PCT``, default 1) the run also ends at the first step that broke
+    that SLO: the p99 or the error rate of the requests sent in the step after its warm-up
+    (``LOADTEST_STEP_WARMUP``), as far as the workers have reported them. More users would
+    only queue.
     """
 
     abstract = os.environ.get("LOADTEST_SHAPE", "").strip().lower() != "step"
     step_users = max(1, int(env_float("LOADTEST_STEP_USERS", 10)))
     step_seconds = env_float("LOADTEST_STEP_SECONDS", 10.0)
+    step_warmup = env_float("LOADTEST_STEP_WARMUP", 0.0)
     max_users = max(1, int(env_float("LOADTEST_STEP_MAX_USERS", 100)))
     spawn_rate = env_float("LOADTEST_STEP_SPAWN_RATE", float(step_users))
     stop_p99_ms = env_float("LOADTEST_STOP_P99_MS", 0.0)
@@ -251,18 +386,23 @@ class StepLoadShape(LoadTestShape):
     def __init__(self) -> None:
         super().__init__()
         self._step = 0
-        self._mark = (0, 0)  # requests, failures when the current step started
 
     def _step_broke_slo(self) -> bool:
         """Whether the step that just ended broke the stop SLO (when one is set)."""
-        if self.stop_p99_ms <= 0 or self.runner is None:
+        if self.stop_p99_ms <= 0 or not timeline.steps:
             return False
-        total = self.runner.stats.total
-        requests = total.num_requests - self._mark[0]
-        failures = total.num_failures - self._mark[1]
-        p99 = total.get_current_response_time_percentile(0.99) or 0.0
-        error_pct = 100.0 * failures / requests if requests > 0 else 0.0
-        return p99 > self.stop_p99_ms or error_pct > self.stop_error_pct
+        begin = math.ceil(timeline.steps[-1]["start"] + self.step_warmup)
+        requests = failures = 0
+        histogram: Counter[int] = Counter()
+        for second, (count, failed, times) in list(timeline.buckets.items()):
+            if second >= begin:
+                requests += count
+                failures += failed
+                histogram.update(times)
+        if requests <= 0:
+            return False
+        p99 = percentile_ms(histogram, 0.99) or 0.0
+        return p99 > self.stop_p99_ms or 100.0 * failures / requests > self.stop_error_pct
 
     def tick(self) -> tuple[int, float] | None:
         """Users and spawn rate for now; None ends the test after the last step."""
@@ -271,11 +411,10 @@ class StepLoadShape(LoadTestShape):
         if run_time >= steps * self.step_seconds:
             return None
         step = int(run_time // self.step_seconds) + 1
+        users = min(self.max_users, step * self.step_users)
         if step != self._step:
             if self._step and self._step_broke_slo():
                 return None
             self._step = step
-            if self.runner is not None:
-                total = self.runner.stats.total
-                self._mark = (total.num_requests, total.num_failures)
-        return min(self.max_users, step * self.step_users), self.spawn_rate
+            timeline.steps.append({"users": users, "start": time.time()})
+        return users, self.spawn_rate

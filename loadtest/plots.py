@@ -11,13 +11,14 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
 
-from loadtest.analysis import CapacityResult, RatePoint
+from loadtest.analysis import RatePoint, RepeatedCapacity
 
 
 def plot_timeseries(
     runs: Mapping[str, Sequence[RatePoint]], out_png: str | Path, title: str = ""
 ) -> Path:
-    """RPS (top) and p95 (bottom) over elapsed time, one line per run."""
+    """RPS (top) and p95 (bottom) over elapsed time, one line per run (one point per window
+    of the run's timeline)."""
     out = Path(out_png)
     fig, (ax_rps, ax_p95) = plt.subplots(2, 1, figsize=(9, 6.5), sharex=True)
     try:
@@ -43,32 +44,58 @@ def plot_timeseries(
 
 
 def plot_capacity(
-    results: Mapping[str, CapacityResult], out_png: str | Path, title: str = ""
+    results: Sequence[RepeatedCapacity], out_png: str | Path, title: str = ""
 ) -> Path:
-    """Capacity curves: p99 against RPS per user step, one line per run, the SLO line and
-    each run's best step within the SLO (a star)."""
+    """Capacity curves: median p99 against median RPS per user step, one line per scenario,
+    bars from the min to the max over the repetitions, the SLO line and each scenario's
+    capacity (a star)."""
     out = Path(out_png)
     fig, axis = plt.subplots(figsize=(8, 5.5))
     try:
-        slos = sorted({result.slo_p99_ms for result in results.values()})
-        for name, result in results.items():
-            steps = [step for step in result.steps if step.p99_ms is not None]
-            xs = [step.rps for step in steps]
-            ys = [float(step.p99_ms or 0.0) for step in steps]
-            (line,) = axis.plot(xs, ys, marker="o", linewidth=1.5, label=name)
+        slos = sorted({result.slo_p99_ms for result in results})
+        for result in results:
+            steps = [step for step in result.steps if step.p99_median is not None]
+            xs = [step.rps_median for step in steps]
+            ys = [float(step.p99_median or 0.0) for step in steps]
+            xerr = [
+                [x - step.rps_min for x, step in zip(xs, steps, strict=True)],
+                [step.rps_max - x for x, step in zip(xs, steps, strict=True)],
+            ]
+            yerr = [
+                [
+                    y - float(step.p99_min if step.p99_min is not None else y)
+                    for y, step in zip(ys, steps, strict=True)
+                ],
+                [
+                    float(step.p99_max if step.p99_max is not None else y) - y
+                    for y, step in zip(ys, steps, strict=True)
+                ],
+            ]
+            container = axis.errorbar(
+                xs,
+                ys,
+                xerr=xerr,
+                yerr=yerr,
+                marker="o",
+                linewidth=1.5,
+                capsize=3,
+                label=f"{result.name} (median of {result.repetitions}, bars: min-max)",
+            )
+            color = container[0].get_color()
             for step, x, y in zip(steps, xs, ys, strict=True):
                 axis.annotate(
                     f"{step.users}u", (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7
                 )
-            if result.best is not None and result.best.p99_ms is not None:
+            best = result.best
+            if best is not None and best.p99_median is not None:
                 axis.plot(
-                    [result.best.rps],
-                    [result.best.p99_ms],
+                    [best.rps_median],
+                    [best.p99_median],
                     marker="*",
                     markersize=14,
-                    color=line.get_color(),
+                    color=color,
                     linestyle="none",
-                    label=f"{name}: {result.best.rps:.0f} req/s within the SLO",
+                    label=f"{result.name}: {best.rps_median:.0f} req/s within the SLO",
                 )
         for slo in slos:
             axis.axhline(

@@ -29,6 +29,7 @@ class StepShape:
 
     step_users: int
     step_seconds: float
+    warmup_s: float = 0.0  # left out of each step's figures (spawning, queues filling)
 
     def steps(self, max_users: int) -> int:
         """Number of steps needed to reach ``max_users``."""
@@ -48,10 +49,13 @@ class Profile:
     weights: dict[str, int] = field(default_factory=dict)
     step: StepShape | None = None
     description: str = ""
+    pacing_s: float = 0.0  # > 0: one task per user every pacing_s (constant rate), no think time
 
     @property
     def think_mean_s(self) -> float:
         """Mean think time of a user: the mean of a uniform wait between min and max."""
+        if self.pacing_s > 0:
+            return 0.0
         return (self.wait_min_s + self.wait_max_s) / 2
 
     @property
@@ -75,12 +79,14 @@ class Profile:
             "LOADTEST_WAIT_MAX": _num(self.wait_max_s),
             "LOADTEST_WEIGHTS": ",".join(f"{k}={v}" for k, v in self.weights.items()),
             "LOADTEST_SHAPE": "",
+            "LOADTEST_PACING": _num(self.pacing_s),
         }
         if self.step is not None:
             env |= {
                 "LOADTEST_SHAPE": "step",
                 "LOADTEST_STEP_USERS": str(self.step.step_users),
                 "LOADTEST_STEP_SECONDS": _num(self.step.step_seconds),
+                "LOADTEST_STEP_WARMUP": _num(self.step.warmup_s),
                 "LOADTEST_STEP_MAX_USERS": str(self.users),
                 "LOADTEST_STEP_SPAWN_RATE": _num(self.spawn_rate),
             }
@@ -140,7 +146,7 @@ def parse_profile(name: str, data: Mapping[str, Any]) -> Profile:
     if not isinstance(data, Mapping):
         raise ValueError(f"profile {name!r}: must be a mapping, got {type(data).__name__}")
     known = {"description", "users", "spawn_rate", "run_time", "wait_min", "wait_max"}
-    known |= {"weights", "step"}
+    known |= {"weights", "step", "pacing"}
     unknown = sorted(set(data) - known)
     if unknown:
         raise ValueError(f"profile {name!r}: unknown field(s) {', '.join(unknown)}")
@@ -195,7 +201,16 @@ def parse_profile(name: str, data: Mapping[str, Any]) -> Profile:
             raise ValueError(
                 f"profile {name!r}: step.step_seconds must be > 0, got {raw_step['step_seconds']}"
             )
-        step = StepShape(step_users=step_users, step_seconds=step_seconds)
+        unknown_step = sorted(set(raw_step) - {"step_users", "step_seconds", "warmup"})
+        if unknown_step:
+            raise ValueError(f"profile {name!r}: unknown step field(s) {', '.join(unknown_step)}")
+        warmup = float(raw_step.get("warmup", 0) or 0)
+        if warmup < 0 or warmup >= step_seconds:
+            raise ValueError(
+                f"profile {name!r}: step.warmup must be >= 0 and shorter than step_seconds "
+                f"({step_seconds:g} s), got {raw_step.get('warmup')!r}"
+            )
+        step = StepShape(step_users=step_users, step_seconds=step_seconds, warmup_s=warmup)
         needed = step.steps(users) * step_seconds
         if run_time < needed:
             raise ValueError(
@@ -203,6 +218,9 @@ def parse_profile(name: str, data: Mapping[str, Any]) -> Profile:
                 f"({step.steps(users)} steps x {step_seconds:g} s = {needed:g} s)"
             )
 
+    pacing = _require_number(name, data, "pacing") if "pacing" in data else 0.0
+    if pacing < 0:
+        raise ValueError(f"profile {name!r}: pacing must be >= 0, got {data['pacing']}")
     description = data.get("description", "")
     return Profile(
         name=name,
@@ -214,6 +232,7 @@ def parse_profile(name: str, data: Mapping[str, Any]) -> Profile:
         weights=weights,
         step=step,
         description=str(description).strip(),
+        pacing_s=pacing,
     )
 
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from loadtest.analysis import (
-    CapacityResult,
+    RepeatedCapacity,
     RunSummary,
     SaturationVerdict,
+    ScalingRatio,
     percent_change,
 )
 
@@ -40,9 +41,15 @@ TEXT: dict[str, dict[str, str]] = {
         "within": "Within SLO",
         "yes": "yes",
         "no": "no",
-        "best": "Capacity: {rps:.1f} req/s at {users} users (p99 {p99} ms <= {slo:g} ms, "
-        "errors {err} <= {maxerr:g}%).",
-        "none": "No step met the SLO (p99 <= {slo:g} ms, errors <= {maxerr:g}%).",
+        "best": "Capacity: {rps:.1f} req/s at {users} users (median of {runs}: p99 {p99} ms <= "
+        "{slo:g} ms, errors {err} <= {maxerr:g}%).",
+        "none": "No step met the SLO (median p99 <= {slo:g} ms, errors <= {maxerr:g}%).",
+        "step_runs": "Runs",
+        "capacity_spread": "Repetitions' capacities (min-max)",
+        "scaling": "Scaling {candidate} over {baseline}: capacity x{ratio} (medians); within "
+        "each repetition x{low} to x{high}.",
+        "scaling_none": "Scaling {candidate} over {baseline}: not measured (a capacity is "
+        "missing).",
         "cumulative": "Note: the history was written without --csv-full-history, so p99 per "
         "step is cumulative since the start, not the step's own.",
         "think-time bound": "think-time bound",
@@ -50,10 +57,10 @@ TEXT: dict[str, dict[str, str]] = {
         "generator bound": "generator bound",
         "generator_cpu": "Generator CPU, busiest process (all)",
         "capacity_run": "Run",
-        "capacity_rps": "Highest RPS within the SLO",
+        "capacity_rps": "Capacity, req/s (median)",
         "capacity_users": "At users",
         "capacity_p99": "p99 there",
-        "capacity_steps": "Steps run",
+        "capacity_steps": "Repetitions",
         "capacity_none": "none within the SLO",
     },
     "ru": {
@@ -81,9 +88,16 @@ TEXT: dict[str, dict[str, str]] = {
         "within": "В пределах SLO",
         "yes": "да",
         "no": "нет",
-        "best": "Ёмкость: {rps:.1f} запр./с при {users} пользователях (p99 {p99} мс <= "
-        "{slo:g} мс, ошибки {err} <= {maxerr:g}%).",
-        "none": "Ни одна ступень не уложилась в SLO (p99 <= {slo:g} мс, ошибки <= {maxerr:g}%).",
+        "best": "Ёмкость: {rps:.1f} запр./с при {users} пользователях (медиана {runs}: p99 {p99} "
+        "мс <= {slo:g} мс, ошибки {err} <= {maxerr:g}%).",
+        "none": "Ни одна ступень не уложилась в SLO (медиана p99 <= {slo:g} мс, ошибки <= "
+        "{maxerr:g}%).",
+        "step_runs": "Прогонов",
+        "capacity_spread": "Ёмкость по повторам (мин-макс)",
+        "scaling": "Масштабирование {candidate} относительно {baseline}: ёмкость x{ratio} "
+        "(медианы); внутри повторов от x{low} до x{high}.",
+        "scaling_none": "Масштабирование {candidate} относительно {baseline}: не измерено "
+        "(нет ёмкости).",
         "cumulative": "Примечание: история записана без --csv-full-history, поэтому p99 "
         "ступени накопленный с начала прогона, а не собственный.",
         "think-time bound": "ограничено паузой пользователей",
@@ -91,10 +105,10 @@ TEXT: dict[str, dict[str, str]] = {
         "generator bound": "ограничено генератором нагрузки",
         "generator_cpu": "CPU генератора, самый загруженный процесс (всего)",
         "capacity_run": "Прогон",
-        "capacity_rps": "Наибольший RPS в пределах SLO",
+        "capacity_rps": "Ёмкость, запр./с (медиана)",
         "capacity_users": "При пользователях",
         "capacity_p99": "p99 при этом",
-        "capacity_steps": "Ступеней выполнено",
+        "capacity_steps": "Повторов",
         "capacity_none": "ни одной ступени в пределах SLO",
     },
 }
@@ -234,75 +248,123 @@ def verdicts_table(
     return _table(header, rows)
 
 
+def _range(low: float | None, high: float | None, fmt: str = ".1f") -> str:
+    if low is None or high is None:
+        return "-"
+    if f"{low:{fmt}}" == f"{high:{fmt}}":
+        return f"{low:{fmt}}"
+    return f"{low:{fmt}}-{high:{fmt}}"
+
+
 def capacity_summary_table(
-    capacities: Sequence[tuple[str, CapacityResult]],
+    capacities: Sequence[RepeatedCapacity],
     lang: str = "en",
     generator_cpu: dict[str, tuple[float | None, float | None]] | None = None,
 ) -> str:
-    """One row per capacity run: the highest RPS within the SLO, at which step, and the
-    generator's CPU (busiest process, all) over the run."""
+    """One row per scenario: the capacity (median step within the SLO), the spread of the
+    repetitions' own capacities, the step, and the generator's CPU (busiest process, all)."""
     t = text(lang)
     cpu = generator_cpu or {}
     header = [
         t["capacity_run"],
         t["capacity_rps"],
+        t["capacity_spread"],
         t["capacity_users"],
         t["capacity_p99"],
         t["capacity_steps"],
         t["generator_cpu"],
     ]
     rows = []
-    for name, result in capacities:
+    for result in capacities:
+        own = [value for value in result.per_repetition if value is not None]
+        spread = _range(min(own), max(own)) if own else "-"
+        if own and len(own) < result.repetitions:
+            spread += f" ({result.repetitions - len(own)} x {t['capacity_none']})"
+        load = _cpu(*cpu.get(result.name, (None, None)))
+        reps = str(result.repetitions)
         best = result.best
-        steps = str(len(result.steps))
-        load = _cpu(*cpu.get(name, (None, None)))
-        if best is None or best.p99_ms is None:
-            rows.append([name, t["capacity_none"], "-", "-", steps, load])
+        if best is None or best.p99_median is None:
+            rows.append([result.name, t["capacity_none"], spread, "-", "-", reps, load])
         else:
-            rps = f"{best.rps:.1f}"
-            rows.append([name, rps, str(best.users), _ms(best.p99_ms, lang), steps, load])
+            rps = f"{best.rps_median:.1f}"
+            p99 = _ms(best.p99_median, lang)
+            rows.append([result.name, rps, spread, str(best.users), p99, reps, load])
     return _table(header, rows)
 
 
-def capacity_table(result: CapacityResult, lang: str = "en") -> str:
-    """Per-step RPS, p99, errors and the capacity sentence."""
+def capacity_table(result: RepeatedCapacity, lang: str = "en") -> str:
+    """Per step: RPS and p99 as median (min-max over the repetitions), errors, whether the
+    medians meet the SLO, and the capacity sentence."""
     t = text(lang)
-    header = [t["step_users"], t["step_rps"], t["step_p99"], t["step_errors"], t["within"]]
+    header = [
+        t["step_users"],
+        t["step_runs"],
+        t["step_rps"],
+        t["step_p99"],
+        t["step_errors"],
+        t["within"],
+    ]
     rows = []
     for step in result.steps:
-        ok = (
-            step.p99_ms is not None
-            and step.p99_ms <= result.slo_p99_ms
-            and step.error_pct <= result.max_error_pct
-        )
-        p99 = "-" if step.p99_ms is None else _ms(step.p99_ms, lang)
+        rps = f"{step.rps_median:.1f}"
+        if result.repetitions > 1:
+            rps += f" ({_range(step.rps_min, step.rps_max)})"
+        p99 = "-" if step.p99_median is None else _ms(step.p99_median, lang)
+        if result.repetitions > 1 and step.p99_min is not None:
+            p99 += f" ({_range(step.p99_min, step.p99_max, 'g')})"
         rows.append(
             [
                 str(step.users),
-                f"{step.rps:.1f}",
+                f"{step.runs}/{result.repetitions}",
+                rps,
                 p99,
-                format_pct(step.error_pct),
-                t["yes"] if ok else t["no"],
+                format_pct(step.error_pct_median),
+                t["yes"] if step.within else t["no"],
             ]
         )
     lines = [_table(header, rows), ""]
     best = result.best
-    if best is not None:
+    if best is not None and best.p99_median is not None:
         lines.append(
             t["best"].format(
-                rps=best.rps,
+                rps=best.rps_median,
                 users=best.users,
-                p99=f"{best.p99_ms:g}",
+                runs=result.repetitions,
+                p99=f"{best.p99_median:g}",
                 slo=result.slo_p99_ms,
-                err=format_pct(best.error_pct),
+                err=format_pct(best.error_pct_median),
                 maxerr=result.max_error_pct,
             )
         )
     else:
         lines.append(t["none"].format(slo=result.slo_p99_ms, maxerr=result.max_error_pct))
-    if result.p99_is_cumulative:
+    if any(item.p99_is_cumulative for item in result.results):
         lines += ["", t["cumulative"]]
     return "\n".join(lines)
+
+
+def scaling_lines(ratios: Sequence[ScalingRatio], lang: str = "en") -> list[str]:
+    """One sentence per pair: the ratio of the median capacities and its spread."""
+    t = text(lang)
+    lines = []
+    for ratio in ratios:
+        if ratio.ratio is None:
+            lines.append(
+                t["scaling_none"].format(baseline=ratio.baseline, candidate=ratio.candidate)
+            )
+            continue
+        low = "-" if ratio.ratio_min is None else f"{ratio.ratio_min:.2f}"
+        high = "-" if ratio.ratio_max is None else f"{ratio.ratio_max:.2f}"
+        lines.append(
+            t["scaling"].format(
+                baseline=ratio.baseline,
+                candidate=ratio.candidate,
+                ratio=f"{ratio.ratio:.2f}",
+                low=low,
+                high=high,
+            )
+        )
+    return lines
 
 
 HEADINGS: dict[str, dict[str, str]] = {
@@ -315,6 +377,7 @@ HEADINGS: dict[str, dict[str, str]] = {
         "capacity_all": "Capacity within the SLO (p99 <= {slo:g} ms, errors <= {maxerr:g}%)",
         "instances": "Responses per instance (X-Instance)",
         "think_unknown": "{name}: think time unknown (pass --think-mean), no verdict.",
+        "bottleneck": "What saturated (sampled on the nodes during each run)",
     },
     "ru": {
         "title": "Результаты нагрузочного тестирования",
@@ -325,6 +388,7 @@ HEADINGS: dict[str, dict[str, str]] = {
         "capacity_all": "Ёмкость в пределах SLO (p99 <= {slo:g} мс, ошибки <= {maxerr:g}%)",
         "instances": "Ответы по экземплярам (X-Instance)",
         "think_unknown": "{name}: время паузы неизвестно (укажите --think-mean), вывода нет.",
+        "bottleneck": "Что насыщалось (замеры на узлах во время каждого прогона)",
     },
 }
 
@@ -333,11 +397,14 @@ def render_markdown(
     runs: Sequence[RunSummary],
     comparisons: Sequence[tuple[RunSummary, RunSummary]],
     verdicts: Sequence[tuple[str, SaturationVerdict | None]],
-    capacities: Sequence[tuple[str, CapacityResult]] = (),
+    capacities: Sequence[RepeatedCapacity] = (),
     instances: Sequence[tuple[str, dict[str, int]]] = (),
     lang: str = "en",
     generator_total: dict[str, float | None] | None = None,
     capacity_cpu: dict[str, tuple[float | None, float | None]] | None = None,
+    scaling: Sequence[ScalingRatio] = (),
+    saturated: Sequence[tuple[str, str]] = (),
+    redis_answer: str = "",
 ) -> str:
     """The whole tables.md: runs, comparisons, verdicts with their math, capacity."""
     text(lang)  # validates the language
@@ -360,12 +427,21 @@ def render_markdown(
             else:
                 parts += [f"**{name}**: {verdict.explanation}", ""]
     if capacities:
-        first = capacities[0][1]
+        first = capacities[0]
         heading = h["capacity_all"].format(slo=first.slo_p99_ms, maxerr=first.max_error_pct)
         table = capacity_summary_table(capacities, lang, capacity_cpu)
         parts += [f"## {heading}", "", table, ""]
-    for name, result in capacities:
-        parts += [f"## {h['capacity'].format(name=name)}", "", capacity_table(result, lang), ""]
+        for line in scaling_lines(scaling, lang):
+            parts += [line, ""]
+    for result in capacities:
+        title = h["capacity"].format(name=result.name)
+        parts += [f"## {title}", "", capacity_table(result, lang), ""]
+    if saturated:
+        parts += [f"## {h['bottleneck']}", ""]
+        parts += [f"- **{name}**: {line}" for name, line in saturated]
+        parts.append("")
+        if redis_answer:
+            parts += [redis_answer, ""]
     shown = [(name, counts) for name, counts in instances if counts]
     if shown:
         parts += [f"## {h['instances']}", ""]

@@ -1,6 +1,6 @@
 """Record the CSV fixtures under tests/loadtest/fixtures/ with real locust runs.
 
-    .venv/bin/python tests/loadtest/record_fixtures.py
+    .venv/bin/python tests/loadtest/record_fixtures.py [NAME ...]
 
 Starts the counter app (gunicorn + redis-server) on 127.0.0.1 (1 worker, then 4 workers: the
 "1 replica" / "4 replicas" pair; then no server at all, so every request fails, like the
@@ -45,11 +45,33 @@ profiles:
     wait_max: 0.0
     weights: {page: 3, read: 3, incr: 3, list: 1, crud: 1}
     step: {step_users: 5, step_seconds: 3}
+  constant-rate:
+    users: 20
+    spawn_rate: 100
+    run_time: 20
+    wait_min: 0.0
+    wait_max: 0.0
+    pacing: 0.1
+    weights: {page: 1}
+  constant-steps:
+    users: 15
+    spawn_rate: 100
+    run_time: 21
+    wait_min: 0.0
+    wait_max: 0.0
+    pacing: 0.1
+    weights: {page: 1}
+    step: {step_users: 5, step_seconds: 7, warmup: 1}
 """
-# (fixture name, gunicorn workers (0: nothing listens, every request fails), profile)
-RUNS = [("one-replica", 1, "fixture"), ("four-replicas", 4, "fixture")]
-RUNS += [("no-server", 0, "fixture"), ("capacity", 2, "fixture-capacity")]
+# (fixture name, gunicorn workers (0: nothing listens, every request fails), profile,
+# Locust workers (0: one process))
+RUNS = [("one-replica", 1, "fixture", 0), ("four-replicas", 4, "fixture", 0)]
+RUNS += [("no-server", 0, "fixture", 0), ("capacity", 2, "fixture-capacity", 0)]
+# Known, constant rates (users / pacing: 200 req/s; steps of 50, 100, 150 req/s) from a master
+# and 2 workers, which report every 3 s: the timeline's figures against the true rate.
+RUNS += [("constant-rate", 4, "constant-rate", 2), ("constant-steps", 4, "constant-steps", 2)]
 KEEP = ("locust_stats.csv", "locust_stats_history.csv", "locust_failures.csv", "instances.json")
+KEEP += ("timeline.json",)
 
 
 @contextmanager
@@ -59,7 +81,7 @@ def _nothing_listening() -> Iterator[str]:
     yield f"http://127.0.0.1:{free_port()}"
 
 
-def record(name: str, workers: int, profile: str, scratch: Path) -> None:
+def record(name: str, workers: int, profile: str, locust_workers: int, scratch: Path) -> None:
     """One locust run against a fresh counter app; copy its files to fixtures/<name>/."""
     run_dir = scratch / name
     with app_server(workers=workers) if workers else _nothing_listening() as url:
@@ -76,6 +98,8 @@ def record(name: str, workers: int, profile: str, scratch: Path) -> None:
                 str(run_dir),
                 "--profiles",
                 str(scratch / "profiles.yml"),
+                "--workers",
+                str(locust_workers),
             ],
             cwd=ROOT,
             check=True,
@@ -105,8 +129,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="loadtest-record-") as tmp:
         scratch = Path(tmp)
         (scratch / "profiles.yml").write_text(PROFILES, encoding="utf-8")
-        for name, workers, profile in RUNS:
-            record(name, workers, profile, scratch)
+        only = set(sys.argv[1:])
+        for name, workers, profile, locust_workers in RUNS:
+            if not only or name in only:
+                record(name, workers, profile, locust_workers, scratch)
 
 
 if __name__ == "__main__":

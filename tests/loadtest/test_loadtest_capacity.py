@@ -85,12 +85,13 @@ def test_cumulative_history_is_flagged() -> None:
     ).p99_is_cumulative
 
 
-def test_recorded_capacity_run(fixtures_dir: Path) -> None:
-    """The recorded run: 5, 10, 15 users, 3 s each; RPS recomputed here from the raw CSV."""
+def test_recorded_capacity_run_from_history(fixtures_dir: Path) -> None:
+    """The recorded run's history (the fallback for runs without a timeline): 5, 10, 15
+    users, 3 s each; RPS recomputed here from the raw CSV."""
     path = fixtures_dir / "capacity" / "locust_stats_history.csv"
     with path.open(newline="", encoding="utf-8") as handle:
         raw = [r for r in csv.DictReader(handle) if r["Name"] == "Aggregated"]
-    result = analysis.capacity_from_run(fixtures_dir / "capacity", slo_p99_ms=10_000)
+    result = analysis.capacity_steps(analysis.parse_history(path), slo_p99_ms=10_000)
     assert [step.users for step in result.steps] == [5, 10, 15]
     for step in result.steps:
         members = [i for i, r in enumerate(raw) if int(r["User Count"]) == step.users]
@@ -101,4 +102,4 @@ def test_recorded_capacity_run(fixtures_dir: Path) -> None:
         assert step.rps == pytest.approx(requests / seconds)
         assert step.p99_ms == float(raw[last]["99%"])
     assert result.best is not None
-    assert result.best.rps == max(step.rps for step in result.steps)
+    assert result.best.users == 15  # the most users within the SLO

@@ -29,12 +29,16 @@ def test_capacity_curve(fixtures_dir: Path, tmp_path: Path) -> None:
     result = analysis.capacity_from_run(fixtures_dir / "capacity", slo_p99_ms=20)
     strict = analysis.capacity_from_run(fixtures_dir / "capacity", slo_p99_ms=1)
     assert result.best is not None and strict.best is None
-    curves = {"within": result, "none within": strict}
+    curves = [
+        analysis.repeated_capacity("within", [result, result]),
+        analysis.repeated_capacity("none within", [strict]),
+    ]
     assert is_png(plots.plot_capacity(curves, tmp_path / "capacity.png"))
 
 
 def test_empty_inputs_still_plot(tmp_path: Path) -> None:
     assert is_png(plots.plot_timeseries({}, tmp_path / "empty.png"))
     empty = analysis.capacity_steps([], slo_p99_ms=100)
-    assert is_png(plots.plot_capacity({"empty": empty}, tmp_path / "empty-capacity.png"))
-    assert is_png(plots.plot_capacity({}, tmp_path / "no-capacity.png"))
+    repeated = analysis.repeated_capacity("empty", [empty])
+    assert is_png(plots.plot_capacity([repeated], tmp_path / "empty-capacity.png"))
+    assert is_png(plots.plot_capacity([], tmp_path / "no-capacity.png"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from loadtest import report
+from loadtest import analysis, report
 from loadtest.analysis import CapacityResult, CapacityStep, RunSummary
 
 
@@ -107,44 +107,59 @@ def test_runs_table_has_one_row_per_run() -> None:
     assert rows[4][-1] == "100%"
 
 
+def step(users: int, rps: float, p99: float | None, errors: float = 0.0) -> CapacityStep:
+    return CapacityStep(users, 0, 9, rps, p99, errors, int(rps * 10), int(rps * errors / 10))
+
+
 def test_capacity_table_marks_slo() -> None:
-    steps = [
-        CapacityStep(10, 0, 9, 300.0, 50.0, 0.0, 3000, 0),
-        CapacityStep(20, 10, 19, 500.0, 400.0, 0.0, 5000, 0),
-        CapacityStep(30, 20, 29, 520.0, 900.0, 0.0, 5200, 0),
-    ]
-    result = CapacityResult(500.0, 1.0, steps, steps[1])
+    steps = [step(10, 300.0, 50.0), step(20, 500.0, 400.0), step(30, 520.0, 900.0)]
+    result = analysis.repeated_capacity("a", [CapacityResult(500.0, 1.0, steps, steps[1])])
     rows = lines(report.capacity_table(result).split("\n\n")[0])
     assert [row[-1] for row in rows[2:]] == ["yes", "yes", "no"]
-    assert "Capacity: 500.0 req/s at 20 users" in report.capacity_table(result)
+    assert [row[1] for row in rows[2:]] == ["1/1"] * 3
+    assert "Capacity: 500.0 req/s at 20 users (median of 1" in report.capacity_table(result)
     assert "Ёмкость: 500.0 запр./с" in report.capacity_table(result, "ru")
-    none = CapacityResult(10.0, 1.0, steps, None)
+    none = analysis.repeated_capacity("a", [CapacityResult(10.0, 1.0, steps, None)])
     assert "No step met the SLO" in report.capacity_table(none)
 
 
+def test_capacity_table_shows_the_spread_of_repetitions() -> None:
+    one = [step(10, 300.0, 50.0), step(20, 500.0, 80.0)]
+    two = [step(10, 330.0, 40.0), step(20, 560.0, 120.0)]
+    three = [step(10, 310.0, 45.0), step(20, 520.0, 90.0)]
+    results = [CapacityResult(100.0, 1.0, run, None) for run in (one, two, three)]
+    result = analysis.repeated_capacity("a", results)
+    rows = lines(report.capacity_table(result).split("\n\n")[0])
+    assert rows[2] == ["10", "3/3", "310.0 (300.0-330.0)", "45.00 ms (40-50)", "0%", "yes"]
+    assert rows[3] == ["20", "3/3", "520.0 (500.0-560.0)", "90.00 ms (80-120)", "0%", "yes"]
+
+
 def test_capacity_summary_compares_runs_with_generator_cpu() -> None:
-    steps = [
-        CapacityStep(10, 0, 9, 300.0, 50.0, 0.0, 3000, 0),
-        CapacityStep(20, 10, 19, 500.0, 90.0, 0.0, 5000, 0),
-    ]
-    one = CapacityResult(100.0, 1.0, steps[:1], steps[0])
-    four = CapacityResult(100.0, 1.0, steps, steps[1])
-    none = CapacityResult(10.0, 1.0, steps, None)
+    steps = [step(10, 300.0, 50.0), step(20, 500.0, 90.0)]
+    one = analysis.repeated_capacity("1", [CapacityResult(100.0, 1.0, steps[:1], steps[0])])
+    four = analysis.repeated_capacity(
+        "4",
+        [
+            CapacityResult(100.0, 1.0, steps, steps[1]),
+            CapacityResult(100.0, 1.0, [steps[0], step(20, 450.0, 95.0)], None),
+        ],
+    )
+    none = analysis.repeated_capacity("x", [CapacityResult(10.0, 1.0, steps, None)])
     table = report.capacity_summary_table(
-        [("1", one), ("4", four), ("x", none)],
-        generator_cpu={"1": (40.0, 80.0), "4": (55.5, 55.5)},
+        [one, four, none], generator_cpu={"1": (40.0, 80.0), "4": (55.5, 55.5)}
     )
     rows = lines(table)
-    assert rows[2] == ["1", "300.0", "10", "50.00 ms", "1", "40% (80%)"]
-    assert rows[3] == ["4", "500.0", "20", "90.00 ms", "2", "56%"]
-    assert rows[4] == ["x", "none within the SLO", "-", "-", "2", "-"]
-    ru = lines(report.capacity_summary_table([("1", one)], lang="ru"))
-    assert ru[0][1] == "Наибольший RPS в пределах SLO"
+    assert rows[2] == ["1", "300.0", "300.0", "10", "50.00 ms", "1", "40% (80%)"]
+    # median of 500 and 450; the second repetition's own capacity is 20 users too (450).
+    assert rows[3] == ["4", "475.0", "450.0-500.0", "20", "92.50 ms", "2", "56%"]
+    assert rows[4] == ["x", "none within the SLO", "-", "-", "-", "1", "-"]
+    ru = lines(report.capacity_summary_table([one], lang="ru"))
+    assert ru[0][1] == "Ёмкость, запр./с (медиана)"
 
 
 def test_markdown_has_capacity_summary_before_the_per_run_steps() -> None:
     steps = [CapacityStep(10, 0, 9, 300.0, 50.0, 0.0, 3000, 0)]
-    result = CapacityResult(100.0, 1.0, steps, steps[0])
-    text = report.render_markdown([], [], [], [("a-capacity", result)])
+    result = analysis.repeated_capacity("a-capacity", [CapacityResult(100.0, 1.0, steps, steps[0])])
+    text = report.render_markdown([], [], [], [result])
     summary = text.index("## Capacity within the SLO (p99 <= 100 ms, errors <= 1%)")
     assert summary < text.index("## Capacity: a-capacity")
