@@ -27,6 +27,7 @@ help:
 	@echo "make converge - the lab's set-up only (idempotent; no drills, no evidence)"
 	@echo "make chaos  - fault drills under load on the converged lab (artifacts/evidence/chaos/)"
 	@echo "make bench  - lab set-up, node memory, Locust vs wrk, stack vs direct RPS, analysis time,"
+	@echo "             capacity repeatability (3 passes), the cost of sampling the nodes,"
 	@echo "             site.yml twice and bad input (rerun part: starts with make down)"
 	@echo "make clean  - make down, then delete $(ARTIFACTS)/ except $(ARTIFACTS)/pki and $(ARTIFACTS)/secrets"
 	@echo "make clean-secrets - delete $(ARTIFACTS)/pki and $(ARTIFACTS)/secrets (lab CA, keys, registry password)"
@@ -88,6 +89,8 @@ bench: bootstrap
 	$(PY) scripts/bench.py generator
 	$(PY) scripts/bench.py stack || echo "bench: stack part skipped (run make lab first)"
 	$(PY) scripts/bench.py analysis || echo "bench: analysis part skipped (run make lab first)"
+	$(PY) scripts/bench.py capacity || echo "bench: capacity part skipped (run make lab first)"
+	$(PY) scripts/bench.py probe-cost || echo "bench: probe-cost part skipped (run make lab first)"
 	$(PY) scripts/bench.py rerun
 
 clean: down clean-artifacts

@@ -43,6 +43,7 @@ WAIT_FILE = "plan-wait.json"
 GO_FILE = "plan-go"
 STATE_FILE = "plan-state.json"
 KINDS = ("run", "capacity")
+LABELS = {"run": "think-time", "capacity": "capacity"}  # how errors name a run's kind
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
@@ -123,9 +124,12 @@ def parse_plan(document: Mapping[str, Any], base: Path | None = None) -> Plan:
             raise ValueError(f"{where} ({name}): kind must be one of {', '.join(KINDS)}")
         profile_name = str(raw.get("profile", ""))
         if profile_name not in profiles:
-            profiles[profile_name] = get_profile(profile_name, profiles_file)
+            try:
+                profiles[profile_name] = get_profile(profile_name, profiles_file)
+            except ValueError as error:
+                raise ValueError(f"{LABELS[kind]} run {name}: {error}") from None
         if kind == "capacity" and profiles[profile_name].step is None:
-            raise ValueError(f"{where} ({name}): profile {profile_name} has no steps")
+            raise ValueError(f"{LABELS[kind]} run {name}: profile {profile_name!r} has no steps")
         scenario = str(raw.get("scenario") or name)
         runs.append(PlannedRun(name, scenario, replicas, profile_name, kind))
     names = [run.name for run in runs]

@@ -23,12 +23,22 @@ medians of three rounds, with the generators' CPU.
 `python scripts/bench.py analysis` (needs `make lab`): `python -m loadtest analyse` of the
 lab's load-test runs and `playbooks/report.yml`, timed.
 
+`python scripts/bench.py capacity` (needs `make lab`): loadtest.yml with the capacity profile
+only (3 repetitions per scenario, interleaved), three times in a row: each scenario's capacity
+per pass and max/min over the passes (target <= 1.15). The playbook archives the previous
+results under artifacts/runs/ first.
+
+`python scripts/bench.py probe-cost` (needs `make lab`): the 4-replica capacity (2 repetitions)
+with the nodes sampled and without, alternating twice: the sampling's cost in % of the capacity
+(target <= 3 %).
+
 `python scripts/bench.py rerun` (rebuilds the user's lab: `make down` first): site.yml on fresh
 nodes (lab images cached), site.yml again on the lab it made, playbooks/converge.yml a third
 time (changed count per host), then each entry point with a bad variable (seconds until it is
 refused, and whether anything under artifacts/ or in Docker changed).
 
-Results: artifacts/bench/{lab,stack,generator,analysis,rerun}.json and Markdown tables on stdout.
+Results: artifacts/bench/{lab,stack,generator,analysis,capacity,probe-cost,rerun}.json and
+Markdown tables on stdout.
 """
 
 from __future__ import annotations
@@ -496,22 +506,31 @@ def bench_generator(seconds: int = 15, rounds: int = 3) -> int:
 
 
 def bench_analysis() -> int:
-    """Analysis of the lab's 60 s runs' CSVs and rendering of REPORT.md, timed."""
-    runs_dir = ROOT / "artifacts" / "loadtest"
-    names = [d.name for d in sorted(runs_dir.glob("*")) if (d / "locust_stats.csv").exists()]
-    if not names:
-        print("bench: no load-test runs in artifacts/loadtest; run `make lab` first")
+    """Analysis of the lab's load test (its plan's runs) and rendering of REPORT.md, timed."""
+    from loadtest import pipeline
+    from loadtest.plan import analysis_input, read_plan
+
+    plan_file = ROOT / "artifacts" / "loadtest" / "plan.json"
+    if not plan_file.exists():
+        print("bench: no load-test plan in artifacts/loadtest; run `make lab` first")
         return 1
+    plan = read_plan(plan_file)
     out_dir = ROOT / "artifacts" / "bench"
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="lab-bench-analyse.") as tmp:
+        spec = analysis_input(plan)
         started = time.monotonic()
-        subprocess.run(
-            [sys.executable, "-m", "loadtest", "analyse", "--out", tmp]
-            + [f"--run={name}={runs_dir / name}" for name in names],
-            cwd=ROOT,
-            check=True,
-            stdout=subprocess.DEVNULL,
+        pipeline.analyse(
+            pipeline.AnalysisInput(
+                out=Path(tmp),
+                runs=spec.runs,
+                capacities=spec.capacities,
+                slo_p99_ms=spec.slo_p99_ms,
+                max_error_pct=spec.max_error_pct,
+                lang=spec.lang,
+                window_s=spec.window_s,
+                samples=spec.samples,
+            )
         )
         analyse_s = time.monotonic() - started
     started = time.monotonic()
@@ -522,13 +541,8 @@ def bench_analysis() -> int:
         stdout=subprocess.DEVNULL,
     )
     render_s = time.monotonic() - started
-    durations = {}
-    for name in names:
-        history = runs_dir / name / "locust_stats_history.csv"
-        stamps = [line.split(",", 1)[0] for line in history.read_text().splitlines()[1:]]
-        durations[name] = int(stamps[-1]) - int(stamps[0]) if stamps else 0
     result = {
-        "runs": durations,
+        "runs": [run.name for run in plan.runs],
         "analyse_s": round(analyse_s, 2),
         "render_report_s": round(render_s, 2),
         "total_s": round(analyse_s + render_s, 2),
@@ -536,14 +550,101 @@ def bench_analysis() -> int:
     }
     (out_dir / "analysis.json").write_text(json.dumps(result, indent=2) + "\n")
     print("\n| measure | value | target |\n|---|---|---|")
-    print(
-        f"| analyse {', '.join(f'{n} ({s} s)' for n, s in durations.items())} "
-        f"| {result['analyse_s']} s | - |"
-    )
+    print(f"| analyse {len(plan.runs)} runs | {result['analyse_s']} s | - |")
     print(
         f"| render artifacts/REPORT.md (playbooks/report.yml) | {result['render_report_s']} s | - |"
     )
     print(f"| both | {result['total_s']} s | < 5 s |")
+    return 0
+
+
+def capacity_pass(*extra: str) -> dict[str, Any]:
+    """loadtest.yml with the capacity profile only (the role's repetitions, interleaved):
+    each scenario's capacity, its repetitions' spread and the scaling ratio."""
+    started = time.monotonic()
+    subprocess.run(
+        [str(Path(sys.executable).parent / "ansible-playbook"), "loadtest.yml"]
+        + ["-e", "loadtest_profile="]
+        + [arg for item in extra for arg in ("-e", item)],
+        cwd=ROOT,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    wall = time.monotonic() - started
+    summary = json.loads((ROOT / "artifacts" / "loadtest" / "summary.json").read_text())
+    return {
+        "wall_s": round(wall, 1),
+        "capacity": {
+            item["name"]: {
+                "rps": item["capacity_rps"],
+                "users": (item["best"] or {}).get("users"),
+                "per_repetition": item["per_repetition_rps"],
+            }
+            for item in summary["capacity"]
+        },
+        "scaling": summary.get("scaling", []),
+        "saturated": [
+            {"run": item.get("run"), "line": item.get("line")}
+            for item in summary.get("saturated", [])
+        ],
+    }
+
+
+def bench_capacity(passes: int = 3) -> int:
+    """The capacity profile (3 interleaved repetitions per scenario) run `passes` times in a
+    row on the lab: max/min of each scenario's capacity over the passes (target <= 1.15)."""
+    if not (ROOT / "artifacts" / "loadtest").exists():
+        print("bench: run `make lab` first")
+        return 1
+    results = []
+    for index in range(passes):
+        results.append(capacity_pass())
+        print(f"pass {index + 1}/{passes}: {json.dumps(results[-1]['capacity'])}", flush=True)
+    names = list(results[0]["capacity"])
+    spread = {}
+    for name in names:
+        values = [r["capacity"][name]["rps"] for r in results]
+        known = [v for v in values if v]
+        spread[name] = {
+            "capacity_rps": values,
+            "max_over_min": round(max(known) / min(known), 3)
+            if len(known) == len(values)
+            else None,
+        }
+    result = {"passes": results, "spread": spread, "targets": {"max_over_min": 1.15}}
+    out_dir = ROOT / "artifacts" / "bench"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "capacity.json").write_text(json.dumps(result, indent=2) + "\n")
+    print("\n| scenario | capacity per pass, req/s | max/min | target |\n|---|---|---|---|")
+    for name, item in spread.items():
+        values = ", ".join(f"{v:.0f}" if v else "none" for v in item["capacity_rps"])
+        print(f"| {name} | {values} | {item['max_over_min']} | <= 1.15 |")
+    return 0
+
+
+def bench_probe_cost(passes: int = 2) -> int:
+    """The cost of sampling the nodes: the 4-replica capacity (2 repetitions) with the probe
+    and without, passes alternating (on, off, on, off). Target: <= 3 % of the capacity."""
+    scenario = json.dumps({"loadtest_scenarios": [{"name": "swarm-4-replicas", "replicas": 4}]})
+    figures: dict[str, list[float]] = {"on": [], "off": []}
+    for index in range(passes):
+        for state in ("on", "off"):
+            probe = "true" if state == "on" else "false"
+            outcome = capacity_pass(
+                scenario, "loadtest_capacity_repetitions=2", f"loadtest_probe={probe}"
+            )
+            rps = outcome["capacity"]["swarm-4-replicas-capacity"]["rps"]
+            figures[state].append(rps or 0.0)
+            print(f"pass {index + 1}/{passes}, probe {state}: {rps} req/s", flush=True)
+    on, off = _median(figures["on"]), _median(figures["off"])
+    cost = round(100.0 * (off - on) / off, 1) if off else None
+    result = {"capacity_rps": figures, "median_on": on, "median_off": off, "cost_pct": cost}
+    result["targets"] = {"cost_pct": 3}
+    out_dir = ROOT / "artifacts" / "bench"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "probe-cost.json").write_text(json.dumps(result, indent=2) + "\n")
+    print("\n| measure | with probe | without | cost | target |\n|---|---|---|---|---|")
+    print(f"| 4-replica capacity, median, req/s | {on:.0f} | {off:.0f} | {cost} % | <= 3 % |")
     return 0
 
 
@@ -658,7 +759,11 @@ def main(argv: list[str]) -> int:
         return bench_analysis()
     if what == "rerun":
         return bench_rerun()
-    raise SystemExit(f"usage: {argv[0]} lab|stack|generator|analysis|rerun")
+    if what == "capacity":
+        return bench_capacity()
+    if what == "probe-cost":
+        return bench_probe_cost()
+    raise SystemExit(f"usage: {argv[0]} lab|stack|generator|analysis|rerun|capacity|probe-cost")
 
 
 if __name__ == "__main__":
