@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from loadtest import analysis, report
+from loadtest import analysis, attribution, report
+from loadtest import timeline as tl
 from loadtest.runner import INSTANCES_FILE, read_json
 
 DEFAULT_WINDOW_S = 5.0
@@ -88,6 +89,71 @@ def _check_names(spec: AnalysisInput) -> None:
         raise ValueError("the time-series window must be > 0 s")
 
 
+@dataclass(frozen=True)
+class Window:
+    """The part of a run whose node samples say what saturated: a think-time run from its
+    start to its stop, a capacity run over its top step (the most users it ran)."""
+
+    run: str
+    t0: float
+    t1: float
+    note: str
+    generator_cpu_pct: float | None
+
+
+def run_window(name: str, directory: Path, capacity: bool) -> Window | None:
+    """The window of a run directory; None when it recorded no start and stop."""
+    meta = analysis.read_run_meta(directory)
+    cpu = meta.get("generator_cpu_pct")
+    timeline = tl.read_timeline(directory)
+    if capacity and timeline is not None and timeline.steps:
+        warmup = float(meta.get("step_warmup_s") or 0.0)
+        steps = tl.step_totals(timeline, warmup)
+        if steps:
+            top = steps[-1]
+            note = f"top step, {top.users} users"
+            return Window(name, float(top.totals.start), float(top.totals.end), note, cpu)
+    started, stopped = meta.get("started"), meta.get("stopped")
+    if started is None or stopped is None:
+        return None
+    if timeline is not None and timeline.started and timeline.stopped:
+        started, stopped = timeline.started, timeline.stopped
+    return Window(name, float(started), float(stopped), "whole run", cpu)
+
+
+def attribute_runs(
+    windows: Sequence[Window], samples: Sequence[attribution.Sample], lang: str
+) -> list[tuple[Window, attribution.Figures, attribution.Attribution]]:
+    """What saturated in each window, from the nodes' samples."""
+    found = []
+    for window in windows:
+        figures = attribution.window_figures(samples, window.t0, window.t1)
+        found.append(
+            (window, figures, attribution.attribute(figures, window.generator_cpu_pct, lang))
+        )
+    return found
+
+
+def redis_answer(
+    found: Sequence[tuple[Window, attribution.Figures, attribution.Attribution]],
+) -> tuple[str, dict[str, Any]] | None:
+    """The answer to the seed's "Redis is the main limit", from the run where Redis worked
+    hardest (its highest CPU), and whether any run had Redis saturated."""
+    sampled = [item for item in found if item[1].redis]
+    if not sampled:
+        return None
+    window, figures, verdict = max(
+        sampled, key=lambda item: max(redis.cpu_pct for redis in item[1].redis.values())
+    )
+    record = {
+        "run": window.run,
+        "claim": verdict.claim,
+        "redis_is_limit_anywhere": any(item[2].redis_is_limit for item in found),
+        "redis_cpu_pct_max": max(redis.cpu_pct for redis in figures.redis.values()),
+    }
+    return f"{verdict.claim} ({window.run}, {window.note}.)", record
+
+
 def analyse(spec: AnalysisInput) -> dict[str, Any]:
     """Write summary.json, tables.md and the plots into ``spec.out``; return the summary."""
     from loadtest import plots  # matplotlib: only the analysis needs it
@@ -115,7 +181,7 @@ def analyse(spec: AnalysisInput) -> dict[str, Any]:
             summary.to_dict()
             | {"directory": str(directory), "instances": counts or None}
             | record
-            | {"series": [point.__dict__ for point in points]}
+            | {"series": [asdict(point) for point in points]}
         )
 
     by_name = {summary.name: summary for summary in summaries}
@@ -175,12 +241,48 @@ def analyse(spec: AnalysisInput) -> dict[str, Any]:
     if capacities:
         pngs.append(plots.plot_capacity(capacities, out / "capacity.png").name)
 
+    samples = attribution.load_samples(spec.samples) if spec.samples else []
+    windows = [run_window(name, directory, False) for name, directory in spec.runs]
+    windows += [
+        run_window(directory.name, directory, True)
+        for _, directories in spec.capacities
+        for directory in directories
+    ]
+    found = attribute_runs([w for w in windows if w is not None], samples, spec.lang)
+    answer = redis_answer(found) if samples else None
+    if samples and found:
+        # Per-service CPU of the think-time runs and each scenario's first capacity run.
+        shown = [name for name, _ in spec.runs]
+        shown += [directories[0].name for _, directories in spec.capacities]
+        series = {
+            f"{window.run} ({window.note})": attribution.cpu_series(
+                samples, window.t0, window.t1, spec.window_s
+            )
+            for window, _, _ in found
+            if window.run in shown
+        }
+        pngs.append(attribution.plot_service_cpu(series, out / "service-cpu.png", spec.lang).name)
+
     document = {
         "lang": spec.lang,
         "runs": run_records,
         "comparisons": comparisons,
         "capacity": capacity_records,
         "scaling": [ratio.to_dict() for ratio in scaling],
+        "saturated": [
+            {
+                "run": window.run,
+                "window": asdict(window),
+                "limit": verdict.limit,
+                "line": verdict.sentence,
+                "redis_is_limit": verdict.redis_is_limit,
+                "figures": figures.to_dict(),
+            }
+            for window, figures, verdict in found
+            if samples
+        ],
+        "redis_claim": answer[1] if answer else None,
+        "samples": [str(path) for path in spec.samples],
         "plots": pngs,
     }
     (out / "summary.json").write_text(
@@ -196,6 +298,12 @@ def analyse(spec: AnalysisInput) -> dict[str, Any]:
         generator_total={rec["name"]: rec.get("generator_cpu_total_pct") for rec in run_records},
         capacity_cpu=capacity_cpu,
         scaling=scaling,
+        saturated=[
+            (f"{window.run} ({window.note})", verdict.sentence)
+            for window, _, verdict in found
+            if samples
+        ],
+        redis_answer=answer[0] if answer else "",
     )
     (out / "tables.md").write_text(markdown, encoding="utf-8")
     print(f"wrote {out / 'summary.json'}, {out / 'tables.md'}, {', '.join(pngs) or 'no plots'}")
