@@ -348,7 +348,10 @@ class CounterUser(FastHttpUser):
 
 
 def percentile_ms(histogram: dict[int, int], fraction: float) -> float | None:
-    """The smallest recorded time with at least ``fraction`` of the requests at or under it."""
+    """The smallest recorded time with at least ``fraction`` of the requests at or under it.
+
+    The same as loadtest.timeline.percentile_ms: this file is shipped alone into the Swarm
+    workers' image, so it imports nothing of the package."""
     total = sum(histogram.values())
     if total <= 0:
         return None

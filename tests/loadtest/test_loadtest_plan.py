@@ -187,3 +187,39 @@ def test_a_plan_nobody_prepares_times_out(tmp_path: Path, repo_root: Path) -> No
     assert "nobody prepared step 0 (a) within 1 s" in result.stderr
     assert not (tmp_path / "a").exists()
     assert not (tmp_path / "run.pid").exists()
+
+
+def test_analysis_names_what_saturated_from_the_samples(
+    fixtures_dir: Path, tmp_path: Path, repo_root: Path
+) -> None:
+    """A run whose window is the recorded heavy run of the probe's fixture: the report's line
+    names the busy hosts, not Redis, and answers the seed's claim from the figures."""
+    windows = json.loads((fixtures_dir / "probe" / "runs.json").read_text(encoding="utf-8"))
+    run = tmp_path / "heavy"
+    run.mkdir()
+    for name in ("locust_stats.csv", "locust_stats_history.csv"):
+        (run / name).write_bytes((fixtures_dir / "four-replicas" / name).read_bytes())
+    heavy = windows["runs"]["heavy"]
+    meta = {"started": heavy["started"], "stopped": heavy["stopped"], "think_mean_s": 0.0}
+    meta["generator_cpu_pct"] = heavy["generator_cpu_pct"]
+    (run / "run.json").write_text(json.dumps(meta), encoding="utf-8")
+    samples = sorted(str(path) for path in (fixtures_dir / "probe").glob("*.jsonl"))
+    result = subprocess.run(
+        [*LOADTEST, "analyse", f"--run=heavy={run}", "--out", str(tmp_path / "out")]
+        + [f"--samples={path}" for path in samples],
+        cwd=repo_root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))
+    [line] = summary["saturated"]
+    assert line["limit"].startswith("host")
+    assert not line["redis_is_limit"]
+    assert summary["redis_claim"]["redis_is_limit_anywhere"] is False
+    assert "service-cpu.png" in summary["plots"]
+    tables = (tmp_path / "out" / "tables.md").read_text(encoding="utf-8")
+    assert "## What saturated (sampled on the nodes during each run)" in tables
+    assert "- **heavy (whole run)**: Saturated: hosts" in tables
+    assert 'The seed report\'s claim "Redis is the main limit" does not hold' in tables
