@@ -171,8 +171,9 @@ def test_validate_profile_json_gives_duration_and_env(repo_root: Path) -> None:
     result = cli("validate-profile", "--json", "capacity", cwd=repo_root)
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
-    assert document["planned_duration_s"] == 100.0
+    assert document["planned_duration_s"] == 150.0  # 10 steps of 15 s
     assert document["env"]["LOADTEST_SHAPE"] == "step"
+    assert document["env"]["LOADTEST_STEP_WARMUP"] == "3"
     assert document["env"]["LOADTEST_STEP_MAX_USERS"] == "100"
     bad = cli("validate-profile", "--json", "nope", cwd=repo_root)
     assert bad.returncode == 2 and "unknown profile 'nope'" in bad.stderr

@@ -35,8 +35,8 @@ def test_shipped_profiles() -> None:
     assert seed.step is None
     capacity = loaded["capacity"]
     assert capacity.think_mean_s == 0
-    assert capacity.step == profiles.StepShape(step_users=10, step_seconds=10)
-    assert capacity.planned_duration_s == 100
+    assert capacity.step == profiles.StepShape(step_users=10, step_seconds=15, warmup_s=3)
+    assert capacity.planned_duration_s == 150
     smoke = loaded["smoke"]
     assert smoke.users <= 10 and smoke.run_time_s <= 5
 
@@ -61,7 +61,8 @@ def test_capacity_uses_the_shape_not_users() -> None:
     assert "-u" not in args and "-t" not in args
     env = capacity.locust_env()
     assert env["LOADTEST_SHAPE"] == "step"
-    assert (env["LOADTEST_STEP_USERS"], env["LOADTEST_STEP_SECONDS"]) == ("10", "10")
+    assert (env["LOADTEST_STEP_USERS"], env["LOADTEST_STEP_SECONDS"]) == ("10", "15")
+    assert env["LOADTEST_STEP_WARMUP"] == "3"
     assert env["LOADTEST_STEP_MAX_USERS"] == "100"
     assert (env["LOADTEST_WAIT_MIN"], env["LOADTEST_WAIT_MAX"]) == ("0", "0")
 
@@ -167,3 +168,26 @@ def test_locustfile_honours_weights_and_shape_opt_in(repo_root: Path) -> None:
     )
     assert bad.returncode != 0
     assert re.search(r"LOADTEST_WEIGHTS: bad item 'fly=1'", bad.stderr)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"step": {"step_users": 1, "step_seconds": 3, "warmup": 3}}, "step.warmup must be >= 0"),
+        ({"step": {"step_users": 1, "step_seconds": 3, "warmup": -1}}, "step.warmup must be >= 0"),
+        ({"step": {"step_users": 1, "step_seconds": 3, "cooldown": 1}}, "unknown step field"),
+        ({"pacing": -0.1}, "pacing must be >= 0"),
+    ],
+)
+def test_warmup_and_pacing_are_checked(change: dict, message: str) -> None:
+    data = {"users": 3, "spawn_rate": 3, "run_time": 9, "wait_min": 0, "wait_max": 0} | change
+    with pytest.raises(ValueError, match=message):
+        profiles.parse_profile("p", data)
+
+
+def test_pacing_replaces_the_think_time() -> None:
+    data = {"users": 20, "spawn_rate": 20, "run_time": 5, "wait_min": 1, "wait_max": 2}
+    paced = profiles.parse_profile("p", data | {"pacing": 0.1})
+    assert paced.think_mean_s == 0.0
+    assert paced.locust_env()["LOADTEST_PACING"] == "0.1"
+    assert profiles.parse_profile("p", data).locust_env()["LOADTEST_PACING"] == "0"
