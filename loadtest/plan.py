@@ -4,9 +4,11 @@ The role writes ``plan.json`` and starts ``python -m loadtest plan plan.json`` o
 is checked first (profiles, names, runner); then, before each run, the package writes
 ``plan-wait.json`` (the run's index, name, replicas and the profile's worker environment) and,
 when the plan asks for a handshake, waits until ``plan-go`` holds that index: the role scales
-the service (and redeploys Swarm workers) in between. After the last run one more wait (index
-= the number of runs, ``"analysis": true``) lets the role collect the nodes' samples; then the
-analysis writes summary.json and tables.md, which the role reads.
+the service (and redeploys Swarm workers) in between; then the package waits (at most
+``replicas_timeout_s``) until every planned replica answers through the target. After the
+last run one more wait (index = the number of runs, ``"analysis": true``) lets the role
+collect the nodes' samples; then the analysis writes summary.json and tables.md, which the
+role reads.
 
 A plan::
 
@@ -14,7 +16,8 @@ A plan::
      "slo_p99_ms": 100, "max_error_pct": 1.0, "lang": "en", "window_s": 5,
      "runner": {"workers": 2, "remote_workers": 0, "master_bind_host": "127.0.0.1",
                 "master_port": 0, "expect_workers_timeout": 90},
-     "handshake": true, "handshake_timeout_s": 600, "samples_dir": "artifacts/loadtest/samples",
+     "handshake": true, "handshake_timeout_s": 600, "replicas_timeout_s": 60,
+     "samples_dir": "artifacts/loadtest/samples",
      "runs": [{"name": "swarm-1-replica", "scenario": "swarm-1-replica", "replicas": 1,
                "profile": "seed", "kind": "run"},
               {"name": "swarm-1-replica-capacity-1", "scenario": "swarm-1-replica",
@@ -30,6 +33,8 @@ import shutil
 import signal
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,6 +82,7 @@ class Plan:
     expect_workers_timeout: float = 60.0
     handshake: bool = False
     handshake_timeout_s: float = 600.0
+    replicas_timeout_s: float = 60.0  # after a handshake: wait for every replica (0: do not)
     samples_dir: Path | None = None
     profiles_file: Path = PROFILES_FILE
 
@@ -161,6 +167,7 @@ def parse_plan(document: Mapping[str, Any], base: Path | None = None) -> Plan:
         expect_workers_timeout=_number(runner, "expect_workers_timeout", 60.0, minimum=1.0),
         handshake=bool(document.get("handshake", False)),
         handshake_timeout_s=_number(document, "handshake_timeout_s", 600.0, minimum=1.0),
+        replicas_timeout_s=_number(document, "replicas_timeout_s", 60.0),
         samples_dir=Path(samples) if samples else None,
         profiles_file=profiles_file,
     )
@@ -198,6 +205,33 @@ def _await_go(plan: Plan, index: int) -> None:
         f"nobody prepared step {index} ({what}) within "
         f"{plan.handshake_timeout_s:g} s (expected {go} to hold {index})"
     )
+
+
+def serving_replicas(target: str, requests: int, timeout_s: float = 2.0) -> set[str]:
+    """The replicas (hostname part of ``X-Instance``) that answered ``requests`` GETs of
+    ``/readyz`` through the target."""
+    seen: set[str] = set()
+    for _ in range(requests):
+        try:
+            with urllib.request.urlopen(f"{target}/readyz", timeout=timeout_s) as response:
+                instance = response.headers.get("X-Instance") or ""
+        except (urllib.error.URLError, OSError):
+            continue
+        if instance:
+            seen.add(instance.split(":", 1)[0])
+    return seen
+
+
+def await_replicas(target: str, replicas: int, timeout_s: float) -> set[str]:
+    """Wait until ``replicas`` distinct replicas answer through the target (the edge or the
+    routing mesh has seen every new one), at most ``timeout_s``; returns those seen last."""
+    deadline = time.monotonic() + timeout_s
+    seen: set[str] = set()
+    while True:
+        seen = serving_replicas(target, 4 * replicas)
+        if len(seen) >= replicas or time.monotonic() >= deadline:
+            return seen
+        time.sleep(1.0)
 
 
 def analysis_input(plan: Plan) -> AnalysisInput:
@@ -245,6 +279,16 @@ def execute(plan: Plan) -> int:
             )
             if plan.handshake:
                 _await_go(plan, index)
+                # The role scaled the service; measure only once every replica serves.
+                seen = set()
+                if plan.replicas_timeout_s > 0:
+                    seen = await_replicas(plan.target, run.replicas, plan.replicas_timeout_s)
+                if plan.replicas_timeout_s > 0 and len(seen) < run.replicas:
+                    print(
+                        f"warning: {run.name}: {len(seen)} of {run.replicas} replicas answered "
+                        "through the target; running anyway",
+                        flush=True,
+                    )
             run_dir = plan.out / run.name
             shutil.rmtree(run_dir, ignore_errors=True)
             print(f"run {index + 1}/{len(plan.runs)} {run.name}: {describe(profile)}", flush=True)

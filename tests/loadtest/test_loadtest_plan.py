@@ -139,7 +139,11 @@ def test_a_plan_runs_every_run_then_the_analysis(
     out = tmp_path / "loadtest"
     out.mkdir()
     runs = lp.loadtest_plan_runs(SCENARIOS, "smoke", "smoke-capacity", 2)
-    document = plan_document(out, app_url, runs, handshake=True, runner={"workers": 1})
+    # One app server here: its replicas are not separate hosts (the wait for them is
+    # tested on its own below).
+    document = plan_document(
+        out, app_url, runs, handshake=True, runner={"workers": 1}, replicas_timeout_s=0
+    )
     (out / "plan.json").write_text(json.dumps(document), encoding="utf-8")
     role = Role(out)
     role.start()
@@ -223,3 +227,14 @@ def test_analysis_names_what_saturated_from_the_samples(
     assert "## What saturated (sampled on the nodes during each run)" in tables
     assert "- **heavy (whole run)**: Saturated: hosts" in tables
     assert 'The seed report\'s claim "Redis is the main limit" does not hold' in tables
+
+
+def test_the_plan_waits_for_every_replica_to_answer(app_url: str) -> None:
+    """Through the target, /readyz answers name their replica (X-Instance's hostname part):
+    one here; waiting for two gives up at the timeout with the one seen."""
+    assert len(plan_module.serving_replicas(app_url, 4)) == 1
+    assert len(plan_module.await_replicas(app_url, 1, 5)) == 1
+    started = time.monotonic()
+    assert len(plan_module.await_replicas(app_url, 2, 1.5)) == 1
+    assert 1.5 <= time.monotonic() - started < 10
+    assert plan_module.serving_replicas("http://127.0.0.1:1", 2) == set()
