@@ -8,7 +8,9 @@ the service (and redeploys Swarm workers) in between; then the package waits (at
 ``replicas_timeout_s``) until every planned replica answers through the target. After the
 last run one more wait (index = the number of runs, ``"analysis": true``) lets the role
 collect the nodes' samples; then the analysis writes summary.json and tables.md, which the
-role reads.
+role reads. ``baselines`` are think-time runs of an earlier plan (e.g. the Swarm runs beside
+the Kubernetes ones): analysed with this plan's runs, not run again; ``compare`` names the
+pairs of the comparison tables (default: the first run against each other one).
 
 A plan::
 
@@ -18,6 +20,8 @@ A plan::
                 "master_port": 0, "expect_workers_timeout": 90},
      "handshake": true, "handshake_timeout_s": 600, "replicas_timeout_s": 60,
      "samples_dir": "artifacts/loadtest/samples",
+     "baselines": [{"scenario": "swarm-4-replicas", "dir": "artifacts/loadtest/swarm-4-replicas"}],
+     "compare": [["swarm-4-replicas", "k8s-4-replicas"]],
      "runs": [{"name": "swarm-1-replica", "scenario": "swarm-1-replica", "replicas": 1,
                "profile": "seed", "kind": "run"},
               {"name": "swarm-1-replica-capacity-1", "scenario": "swarm-1-replica",
@@ -85,6 +89,8 @@ class Plan:
     replicas_timeout_s: float = 60.0  # after a handshake: wait for every replica (0: do not)
     samples_dir: Path | None = None
     profiles_file: Path = PROFILES_FILE
+    baselines: tuple[tuple[str, Path], ...] = ()  # (scenario, directory of an earlier run)
+    compare: tuple[tuple[str, str], ...] = ()  # (baseline scenario, candidate scenario)
 
     @property
     def planned_s(self) -> float:
@@ -151,6 +157,11 @@ def parse_plan(document: Mapping[str, Any], base: Path | None = None) -> Plan:
     if lang not in ("en", "ru"):
         raise ValueError(f"plan: lang must be en or ru, got {lang!r}")
     samples = document.get("samples_dir")
+    baselines = _baselines(document.get("baselines") or [], {run.scenario for run in runs})
+    compare = _compare(
+        document.get("compare") or [],
+        {run.scenario for run in runs if run.kind == "run"} | {name for name, _ in baselines},
+    )
     return Plan(
         out=Path(document["out"]),
         target=target.rstrip("/"),
@@ -170,7 +181,45 @@ def parse_plan(document: Mapping[str, Any], base: Path | None = None) -> Plan:
         replicas_timeout_s=_number(document, "replicas_timeout_s", 60.0),
         samples_dir=Path(samples) if samples else None,
         profiles_file=profiles_file,
+        baselines=baselines,
+        compare=compare,
     )
+
+
+def _baselines(raw: Any, scenarios: set[str]) -> tuple[tuple[str, Path], ...]:
+    """``baselines``: think-time runs of an earlier plan, by scenario and directory."""
+    if not isinstance(raw, list):
+        raise ValueError("plan: baselines must be a list")
+    found: list[tuple[str, Path]] = []
+    for index, item in enumerate(raw):
+        where = f"plan: baselines[{index}]"
+        if not isinstance(item, Mapping) or not item.get("dir"):
+            raise ValueError(f"{where}: expected a mapping with scenario and dir")
+        name = str(item.get("scenario", ""))
+        if not NAME.match(name):
+            raise ValueError(f"{where}: scenario {name!r} must be letters, digits, '.', '_' or '-'")
+        if name in scenarios or name in {known for known, _ in found}:
+            raise ValueError(f"{where}: scenario {name!r} is already a run of the plan")
+        found.append((name, Path(str(item["dir"]))))
+    return tuple(found)
+
+
+def _compare(raw: Any, known: set[str]) -> tuple[tuple[str, str], ...]:
+    """``compare``: pairs of think-time scenarios (this plan's or baselines)."""
+    if not isinstance(raw, list):
+        raise ValueError("plan: compare must be a list of [baseline, candidate] pairs")
+    pairs: list[tuple[str, str]] = []
+    for index, pair in enumerate(raw):
+        if not isinstance(pair, list | tuple) or len(pair) != 2:
+            raise ValueError(f"plan: compare[{index}] must be a [baseline, candidate] pair")
+        for name in pair:
+            if str(name) not in known:
+                raise ValueError(
+                    f"plan: compare[{index}]: {name!r} is not a think-time run or baseline "
+                    f"of the plan ({', '.join(sorted(known))})"
+                )
+        pairs.append((str(pair[0]), str(pair[1])))
+    return tuple(pairs)
 
 
 def read_plan(path: Path) -> Plan:
@@ -244,7 +293,9 @@ def analysis_input(plan: Plan) -> AnalysisInput:
     samples = sorted(plan.samples_dir.glob("*.jsonl")) if plan.samples_dir else []
     return AnalysisInput(
         out=plan.out,
-        runs=[(run.scenario, plan.out / run.name) for run in plan.runs if run.kind == "run"],
+        runs=list(plan.baselines)
+        + [(run.scenario, plan.out / run.name) for run in plan.runs if run.kind == "run"],
+        compare=plan.compare,
         capacities=list(capacities.items()),
         slo_p99_ms=plan.slo_p99_ms,
         max_error_pct=plan.max_error_pct,

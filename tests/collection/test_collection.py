@@ -24,7 +24,7 @@ BUNDLED = Path(ansible.__file__).resolve().parents[1]
 MAX_BYTES = 1024 * 1024
 # Top-level paths that must stay out of the tarball.
 EXCLUDED = {"tests", "artifacts", ".venv", "molecule", ".collections", ".git", ".ci"}
-PLAYBOOKS = ["site", "drain_demo", "loadtest", "chaos"]
+PLAYBOOKS = ["site", "drain_demo", "loadtest", "chaos", "k8s"]
 
 pytestmark = pytest.mark.collection
 
@@ -143,6 +143,11 @@ def test_tarball_is_small_and_clean(tarball: Path) -> None:
         "playbooks/drain_demo.yml",
         "playbooks/loadtest.yml",
         "playbooks/loadtest_run.yml",
+        "playbooks/k8s.yml",
+        "app/k8s/seed/k8s-deployment.yaml",
+        "app/k8s/lab/kustomization.yaml",
+        "kube/diagnose.py",
+        "plugins/filter/k8s_manifest.py",
         "plugins/filter/lab_validate.py",
         "plugins/filter/stack_routing.py",
         "plugins/filter/registry_htpasswd.py",

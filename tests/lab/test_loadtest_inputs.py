@@ -62,8 +62,26 @@ def assert_refused_early(result: subprocess.CompletedProcess[str], message: str)
             ["-e", "loadtest_target=http://127.0.0.1:9"],
             "loadtest_target http://127.0.0.1:9 does not answer /readyz",
         ),
+        (
+            ["-e", "loadtest_platform=kubernetes"],
+            "loadtest_platform=kubernetes: the Swarm runner and the node probe need the Swarm",
+        ),
+        (
+            ["-e", '{"loadtest_compare": [["swarm-1-replica", "k8s-1-replica"]]}'],
+            "loadtest_compare: error: compare[0]: 'k8s-1-replica' is not a think-time run",
+        ),
     ],
-    ids=["profile", "capacity-profile", "runner", "swarm-workers", "replicas", "name", "target"],
+    ids=[
+        "profile",
+        "capacity-profile",
+        "runner",
+        "swarm-workers",
+        "replicas",
+        "name",
+        "target",
+        "k8s-probe",
+        "compare",
+    ],
 )
 def test_bad_loadtest_input_is_refused(
     tmp_inventory_dir: Path, extra: list[str], message: str

@@ -15,6 +15,7 @@ import pytest
 from loadtest_app_runner import locust_available
 
 from loadtest import plan as plan_module
+from loadtest.pipeline import analyse
 from tests.pathload import load
 
 LOADTEST = (sys.executable, "-m", "loadtest")
@@ -71,6 +72,10 @@ def plan_document(out: Path, url: str, runs: list[dict], **extra: object) -> dic
             {"runs": [{"name": "a", "replicas": 1, "profile": "smoke"}] * 2},
             "run names must be unique: a",
         ),
+        ({"baselines": [{"scenario": "a", "dir": "x"}]}, "scenario 'a' is already a run"),
+        ({"baselines": [{"scenario": "b"}]}, "baselines[0]: expected a mapping with scenario"),
+        ({"compare": [["a"]]}, "compare[0] must be a [baseline, candidate] pair"),
+        ({"compare": [["b", "a"]]}, "compare[0]: 'b' is not a think-time run or baseline"),
     ],
 )
 def test_bad_plans_are_refused(change: dict, message: str, tmp_path: Path) -> None:
@@ -227,6 +232,38 @@ def test_analysis_names_what_saturated_from_the_samples(
     assert "## What saturated (sampled on the nodes during each run)" in tables
     assert "- **heavy (whole run)**: Saturated: hosts" in tables
     assert 'The seed report\'s claim "Redis is the main limit" does not hold' in tables
+
+
+def test_baselines_are_analysed_and_compared_with_the_plan_runs(
+    fixtures_dir: Path, tmp_path: Path
+) -> None:
+    """An earlier plan's run (the Swarm side) beside this plan's (the Kubernetes side): the
+    analysis reads both and writes the named comparison, baseline first."""
+    out = tmp_path / "k8s"
+    candidate = out / "k8s-4-replicas"
+    candidate.mkdir(parents=True)
+    for name in ("locust_stats.csv", "locust_stats_history.csv"):
+        (candidate / name).write_bytes((fixtures_dir / "four-replicas" / name).read_bytes())
+    baseline = fixtures_dir / "one-replica"
+    document = plan_document(
+        out,
+        "http://127.0.0.1:1",
+        [{"name": "k8s-4-replicas", "replicas": 4, "profile": "smoke"}],
+        baselines=[{"scenario": "swarm-1-replica", "dir": str(baseline)}],
+        compare=[["swarm-1-replica", "k8s-4-replicas"]],
+    )
+    plan = plan_module.parse_plan(document)
+    spec = plan_module.analysis_input(plan)
+    assert [name for name, _ in spec.runs] == ["swarm-1-replica", "k8s-4-replicas"]
+    summary = analyse(spec)
+    [comparison] = summary["comparisons"]
+    pair = (comparison["baseline"], comparison["candidate"])
+    assert pair == ("swarm-1-replica", "k8s-4-replicas")
+    by_name = {run["name"]: run for run in summary["runs"]}
+    expected = 100 * (by_name["k8s-4-replicas"]["rps"] / by_name["swarm-1-replica"]["rps"] - 1)
+    assert comparison["change_pct"]["rps"] == pytest.approx(expected, abs=0.1)
+    tables = (out / "tables.md").read_text(encoding="utf-8")
+    assert "swarm-1-replica vs k8s-4-replicas" in tables
 
 
 def test_the_plan_waits_for_every_replica_to_answer(app_url: str) -> None:
