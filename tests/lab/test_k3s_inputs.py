@@ -9,7 +9,8 @@ import hashlib
 import subprocess
 from pathlib import Path
 
-from labutil import run_playbook, save_inventory
+import yaml
+from labutil import run_playbook, save_inventory, write_inventory
 
 PLAYBOOK = "playbooks/k3s.yml"
 LOCALHOST = {
@@ -192,3 +193,27 @@ def test_good_input_passes_validation_then_stops_at_ssh(
     assert "host server1 (nobody@192.0.2.20, connection ssh) is unreachable" in out, out[-3000:]
     assert "PLAY [Check every k3s node" not in out
     assert "secret-password" not in out
+
+
+def test_site_checks_k3s_input_but_not_the_registry_files_it_makes(
+    tmp_inventory_dir: Path, tmp_path: Path
+) -> None:
+    """site.yml with a k3s_cluster group runs the k3s checks in its first play too; the
+    registry's CA and password do not exist yet on a fresh lab, and site.yml makes them before
+    it installs k3s, so only the real problem (here the airgap directory) is refused."""
+    inv = write_inventory(tmp_inventory_dir, ["pyt-m1"], ["pyt-w1"])
+    document = yaml.safe_load(inv.read_text())
+    document["all"]["children"]["k3s_cluster"] = {
+        "vars": SSH_VARS,
+        "children": {"k3s_servers": {"hosts": {"server1": {"ansible_host": "192.0.2.20"}}}},
+    }
+    inv.write_text(yaml.safe_dump(document))
+    missing = tmp_path / "nope"
+    artifacts = inv.parent / "artifacts"
+    result = run_playbook(inv, "site.yml", "-e", f"k3s_install_airgap_dir={missing}")
+    out = result.stdout + result.stderr
+    assert result.returncode != 0, out[-3000:]
+    assert_refused(out, f"k3s_install_airgap_dir = '{missing}': not a directory on the controller")
+    assert "k3s_install_registry_ca" not in out
+    assert "k3s_install_registry_password_file" not in out
+    assert files_under(artifacts) == []
