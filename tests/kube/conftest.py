@@ -6,7 +6,6 @@ The redis-server helpers are the counter tests' (tests/app/conftest.py), reused 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,9 @@ import pytest
 import yaml
 
 from kube.manifests import load_variant, render
-from tests.app.conftest import REDIS_SERVER, RedisServer
+
+# the counter tests' session redis-server fixture, shared rather than copied
+from tests.app.conftest import redis_server  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "app" / "k8s"
@@ -48,16 +49,3 @@ def lab_objects() -> list[dict[str, Any]]:
 def lab(lab_objects: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """A private, mutable copy of the rendered fixed variant, keyed by ``Kind/name``."""
     return by_id(render(lab_objects, REGISTRY))
-
-
-@pytest.fixture(scope="session")
-def redis_server() -> Iterator[RedisServer]:
-    """A real redis-server shared by the session; always terminated at the end."""
-    if REDIS_SERVER is None:
-        pytest.skip("redis-server is not on PATH (Debian: apt-get install redis-server)")
-    server = RedisServer()
-    try:
-        server.start()
-        yield server
-    finally:
-        server.close()
