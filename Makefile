@@ -11,7 +11,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export ANSIBLE_FORCE_COLOR ?= 0
 export PY_COLORS ?= 0
 PLAYBOOK := $(VENV)/bin/ansible-playbook
-MOLECULE_SCENARIOS ?= default engine registry swarm lab chaos vms
+MOLECULE_SCENARIOS ?= default engine registry swarm lab vms
 # What `make clean` empties; it keeps CLEAN_KEEP (the lab CA and its keys, the registry password),
 # which only `make clean-secrets` deletes.
 ARTIFACTS ?= artifacts
