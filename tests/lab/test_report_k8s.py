@@ -134,3 +134,30 @@ def test_with_k3s_the_report_shows_the_drill_and_swarm_vs_kubernetes(
     assert "did not come back on their own" in report
     assert "#### Comparison: swarm-4-replicas vs k8s-4-replicas" in report
     assert "_Not run_: the inventory has no" not in report
+
+
+def test_a_one_node_cluster_has_no_drain_and_the_report_says_why(
+    tmp_inventory_dir: Path,
+) -> None:
+    inventory = local_inventory(tmp_inventory_dir, with_k3s=True)
+    evidence = tmp_inventory_dir / "artifacts" / "evidence"
+    evidence.mkdir(parents=True)
+    (evidence / "k3s.json").write_text(
+        json.dumps(
+            {
+                "ran": True,
+                "servers": ["server1"],
+                "agents": [],
+                "nodes": ["server1"],
+                "kubelet_versions": ["v1.32.4+k3s1"],
+                "images": [],
+                "target": "http://192.0.2.20:30080",
+            }
+        )
+    )
+    (evidence / "k8s-drill.json").write_text(
+        json.dumps({"ran": False, "reason": "one_schedulable_node", "nodes": ["server1"]})
+    )
+    report = report_of(inventory)
+    assert "_Drain not run_: the cluster has one schedulable node (server1)" in report
+    assert "| before |" not in report
