@@ -247,51 +247,51 @@ def loadbalancer_traefik_port(objects: Sequence[Obj], options: Options) -> Itera
             )
 
 
+def _missing_probe(
+    objects: Sequence[Obj], probe: str, rule: str, severity: str, effect: str, effect_ru: str
+) -> Iterator[Finding]:
+    """A finding of ``rule`` for every container of a workload without ``probe``."""
+    for obj, spec in _workloads(objects):
+        for c in _containers(spec):
+            if not c.get(probe):
+                yield _finding(
+                    rule,
+                    severity,
+                    obj,
+                    (f"container {c.get('name')} has no {probe}", effect),
+                    (f"у контейнера {c.get('name')} нет {probe}", effect_ru),
+                )
+
+
 @rule_id("no-readiness-probe")
 def no_readiness_probe(objects: Sequence[Obj], options: Options) -> Iterator[Finding]:
     """A container without readinessProbe gets Service traffic as soon as it starts.
 
     Requests reach pods that do not serve yet (start, rollout, lost backend): errors.
     """
-    for obj, spec in _workloads(objects):
-        for c in _containers(spec):
-            if not c.get("readinessProbe"):
-                yield _finding(
-                    "no-readiness-probe",
-                    ERROR,
-                    obj,
-                    (
-                        f"container {c.get('name')} has no readinessProbe",
-                        "the Service sends requests to pods before they serve and to pods that "
-                        "lost their backend: failed requests at every start and rollout",
-                    ),
-                    (
-                        f"у контейнера {c.get('name')} нет readinessProbe",
-                        "Service направляет запросы в поды до того, как они готовы, и в поды, "
-                        "потерявшие backend: ошибки при каждом запуске и обновлении",
-                    ),
-                )
+    return _missing_probe(
+        objects,
+        "readinessProbe",
+        "no-readiness-probe",
+        ERROR,
+        "the Service sends requests to pods before they serve and to pods that "
+        "lost their backend: failed requests at every start and rollout",
+        "Service направляет запросы в поды до того, как они готовы, и в поды, "
+        "потерявшие backend: ошибки при каждом запуске и обновлении",
+    )
 
 
 @rule_id("no-liveness-probe")
 def no_liveness_probe(objects: Sequence[Obj], options: Options) -> Iterator[Finding]:
     """A container without livenessProbe is never restarted when it hangs (process alive)."""
-    for obj, spec in _workloads(objects):
-        for c in _containers(spec):
-            if not c.get("livenessProbe"):
-                yield _finding(
-                    "no-liveness-probe",
-                    WARNING,
-                    obj,
-                    (
-                        f"container {c.get('name')} has no livenessProbe",
-                        "a hung process that does not exit is never restarted",
-                    ),
-                    (
-                        f"у контейнера {c.get('name')} нет livenessProbe",
-                        "зависший, но не завершившийся процесс никогда не перезапускается",
-                    ),
-                )
+    return _missing_probe(
+        objects,
+        "livenessProbe",
+        "no-liveness-probe",
+        WARNING,
+        "a hung process that does not exit is never restarted",
+        "зависший, но не завершившийся процесс никогда не перезапускается",
+    )
 
 
 def _redis_dir(argv: Sequence[str]) -> str:
