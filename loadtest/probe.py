@@ -19,7 +19,10 @@ Modes:
 
 Every sample ends with a ``probe`` line (wall and CPU seconds the sample took). A source that
 does not answer gives an ``error`` line and sampling goes on. The probe ends on SIGTERM or
-SIGINT, after ``--duration`` s, or when the file ``--stop-file`` exists.
+SIGINT, after ``--duration`` s, or when the file ``--stop-file`` exists. While the file
+``--pause-file`` exists no sample is taken (a ``paused`` line, then ``resumed`` when it is
+gone): ``scripts/bench.py probe-cost`` switches the sampling off and on under a steady load to
+measure what it costs.
 """
 
 from __future__ import annotations
@@ -446,14 +449,16 @@ def run_loop(
     stop_file: str | None = None,
     stop: Stop | None = None,
     meta: Record | None = None,
+    pause_file: str | None = None,
 ) -> int:
     """Sample every *interval* s (on a fixed grid: a slow sample does not shift the next ones)
-    until *stop* is requested, *duration* s have passed (0: no limit) or *stop_file* exists.
-    Returns the number of samples taken."""
+    until *stop* is requested, *duration* s have passed (0: no limit) or *stop_file* exists;
+    no sample while *pause_file* exists. Returns the number of samples taken."""
     stop = stop or Stop()
     meta = meta or {}
     start = time.monotonic()
     taken = 0
+    paused = False
 
     def stopping() -> bool:
         if stop.requested or (stop_file and os.path.exists(stop_file)):
@@ -461,6 +466,14 @@ def run_loop(
         return bool(duration) and time.monotonic() - start >= duration
 
     while not stopping():
+        if bool(pause_file) and os.path.exists(str(pause_file)) != paused:
+            paused = not paused
+            mark = {"t": time.time(), "kind": "paused" if paused else "resumed", **meta}
+            out.write(json.dumps(mark, separators=(",", ":")) + "\n")
+            out.flush()
+        if paused:
+            time.sleep(SLEEP_SLICE_S)
+            continue
         wall0, cpu0 = time.monotonic(), time.process_time()
         try:
             records = sample()
@@ -493,6 +506,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--interval", type=float, default=2.0, help="seconds between samples")
     common.add_argument("--duration", type=float, default=0.0, help="seconds, 0: until stopped")
     common.add_argument("--stop-file", help="end when this file exists")
+    common.add_argument("--pause-file", help="take no sample while this file exists")
     common.add_argument("--timeout", type=float, default=3.0, help="seconds per request")
     node = modes.add_parser("node", parents=[common], help="tasks' cgroups and the host's CPU")
     node.add_argument("--stack", action="append", required=True, help="stack namespace (repeat)")
@@ -540,7 +554,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         with open(path, "a", encoding="utf-8") as out:
             out.write(json.dumps({"t": time.time(), "kind": "start", **meta}) + "\n")
             out.flush()
-            run_loop(sampler.sample, out, args.interval, args.duration, args.stop_file, stop, meta)
+            run_loop(
+                sampler.sample,
+                out,
+                args.interval,
+                args.duration,
+                args.stop_file,
+                stop,
+                meta,
+                args.pause_file,
+            )
     finally:
         sampler.close()
     return 0

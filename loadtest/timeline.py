@@ -204,6 +204,57 @@ def step_totals(timeline: Timeline, warmup_s: float = 0.0) -> list[StepTotals]:
     return result
 
 
+@dataclass(frozen=True)
+class StateWindow:
+    """The requests sent while something switched on and off under a steady load was in one
+    state (``on``), its settling time left out."""
+
+    on: bool
+    totals: Totals
+
+
+def state_windows(
+    timeline: Timeline,
+    switches: Sequence[tuple[float, bool]],
+    settle_s: float = 0.0,
+    lead_s: float = 0.0,
+    min_s: int = 5,
+) -> list[StateWindow]:
+    """The run cut at each switch (epoch seconds, and the state from then on) into windows of
+    whole seconds: each window's first ``settle_s`` and the run's first ``lead_s`` left out,
+    windows outside the run cut to it, windows left with fewer than ``min_s`` seconds
+    dropped."""
+    if settle_s < 0 or lead_s < 0:
+        raise ValueError("settle_s and lead_s must be >= 0")
+    bounds = span(timeline)
+    if bounds is None:
+        return []
+    first, last = math.ceil(bounds[0] + lead_s), bounds[1]
+    result: list[StateWindow] = []
+    for index, (at, on) in enumerate(switches):
+        until = switches[index + 1][0] if index + 1 < len(switches) else float(last)
+        begin = max(math.ceil(at + settle_s), first)
+        end = min(math.floor(until), last)
+        if end - begin >= min_s:
+            result.append(StateWindow(on, totals(timeline, begin, end)))
+    return result
+
+
+def switched_cost(windows: Sequence[StateWindow]) -> list[float]:
+    """What being on costs, in % of the throughput when off: one estimate per window whose
+    two neighbours are in the other state, against their mean (a drift of the machine's
+    speed that is linear over the three windows cancels)."""
+    estimates: list[float] = []
+    for before, window, after in zip(windows, windows[1:], windows[2:], strict=False):
+        if before.on == window.on or after.on == window.on:
+            continue
+        around = (before.totals.rps + after.totals.rps) / 2
+        on, off = (window.totals.rps, around) if window.on else (around, window.totals.rps)
+        if off > 0:
+            estimates.append(100.0 * (off - on) / off)
+    return estimates
+
+
 def median(values: Iterable[float]) -> float:
     """The median (the mean of the middle two for an even count)."""
     ordered = sorted(values)

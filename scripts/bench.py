@@ -28,9 +28,11 @@ only (3 repetitions per scenario, interleaved), three times in a row: each scena
 per pass and max/min over the passes (target <= 1.15). The playbook archives the previous
 results under artifacts/runs/ first.
 
-`python scripts/bench.py probe-cost` (needs `make lab`): the 4-replica capacity (2 repetitions)
-with the nodes sampled and without, alternating twice: the sampling's cost in % of the capacity
-(target <= 3 %).
+`python scripts/bench.py probe-cost` (needs `make lab`): loadtest.yml with profile probe-cost (4
+replicas, a steady 40 users without think time for 5 min) while the node sampling is paused and
+resumed every 20 s (the probe's pause file on every node); each window's throughput from the
+run's timeline against the mean of its two neighbours in the other state: the sampling's cost
+in % of the throughput (target <= 3 %), and the samples taken in paused windows (0).
 
 `python scripts/bench.py rerun` (rebuilds the user's lab: `make down` first): site.yml on fresh
 nodes (lab images cached), site.yml again on the lab it made, playbooks/converge.yml a third
@@ -45,6 +47,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import re
 import resource
@@ -65,6 +68,9 @@ ROOT = Path(__file__).resolve().parents[1]
 NODES = {"managers": ["bench-manager1"], "workers": ["bench-worker1", "bench-worker2"]}
 REPOS = ["bench/base", "bench/node"]
 SETTLE_S = 20
+PROBE_DIR = "/var/lib/lab-loadtest-probe"  # the role's loadtest_probe_dir
+PROBE_SWITCH_S = 20
+PROBE_SETTLE_S = 4
 GUNICORN_ARGS = ("-c", "gunicorn.conf.py", "--reuse-port", "counter:create_app()")
 
 
@@ -581,16 +587,36 @@ def capacity_pass(*extra: str) -> dict[str, Any]:
     }
 
 
+def cpu_yardstick(rounds: int = 3) -> float:
+    """This machine's speed right now: a fixed pure-Python loop on one core, the best of
+    *rounds*, in million iterations per second (a yardstick between capacity passes)."""
+    best = math.inf
+    for _ in range(rounds):
+        started = time.perf_counter()
+        total = 0
+        for number in range(3_000_000):
+            total += number & 7
+        best = min(best, time.perf_counter() - started)
+    return round(3.0 / best, 2)
+
+
 def bench_capacity(passes: int = 3) -> int:
     """The capacity profile (3 interleaved repetitions per scenario) run `passes` times in a
-    row on the lab: max/min of each scenario's capacity over the passes (target <= 1.15)."""
+    row on the lab: max/min of each scenario's capacity over the passes (target <= 1.15), with
+    the machine's single-core speed measured before and after each pass."""
     if not (ROOT / "artifacts" / "loadtest").exists():
         print("bench: run `make lab` first")
         return 1
     results = []
     for index in range(passes):
+        before = cpu_yardstick()
         results.append(capacity_pass())
-        print(f"pass {index + 1}/{passes}: {json.dumps(results[-1]['capacity'])}", flush=True)
+        results[-1]["yardstick_mips"] = [before, cpu_yardstick()]
+        print(
+            f"pass {index + 1}/{passes}: {json.dumps(results[-1]['capacity'])}, "
+            f"yardstick {results[-1]['yardstick_mips']} M/s",
+            flush=True,
+        )
     names = list(results[0]["capacity"])
     spread = {}
     for name in names:
@@ -610,32 +636,144 @@ def bench_capacity(passes: int = 3) -> int:
     for name, item in spread.items():
         values = ", ".join(f"{v:.0f}" if v else "none" for v in item["capacity_rps"])
         print(f"| {name} | {values} | {item['max_over_min']} | <= 1.15 |")
+    yardsticks = "; ".join(
+        f"pass {index + 1}: {r['yardstick_mips'][0]} / {r['yardstick_mips'][1]}"
+        for index, r in enumerate(results)
+    )
+    print(f"\nsingle-core yardstick before / after each pass, M iterations/s: {yardsticks}")
     return 0
 
 
-def bench_probe_cost(passes: int = 2) -> int:
-    """The cost of sampling the nodes: the 4-replica capacity (2 repetitions) with the probe
-    and without, passes alternating (on, off, on, off). Target: <= 3 % of the capacity."""
+def lab_node_names() -> list[str]:
+    """The lab's node containers (inventory/local.yml's swarm_cluster hosts)."""
+    data = yaml.safe_load((ROOT / "inventory" / "local.yml").read_text())
+    groups = data["all"]["children"]["swarm_cluster"]["children"]
+    return [name for group in groups.values() for name in group.get("hosts") or {}]
+
+
+def probe_started(node: str, since: float) -> bool:
+    """Whether a node probe started on *node* after *since* (the first line of its file)."""
+    out = subprocess.run(
+        ["docker", "exec", node, "sh", "-c", f"head -qn1 {PROBE_DIR}/node-*.jsonl 2>/dev/null"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
+    for line in out.splitlines():
+        try:
+            if float(json.loads(line).get("t", 0)) > since:
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+def pause_probe(nodes: list[str], paused: bool) -> None:
+    """Create (pause) or remove (resume) the probe's pause file on every node."""
+    command = ["touch"] if paused else ["rm", "-f"]
+    for node in nodes:
+        subprocess.run(["docker", "exec", node, *command, f"{PROBE_DIR}/pause"], check=True)
+
+
+def samples_in(paths: list[Path], begin: int, end: int) -> int:
+    """Samples the probes took in the whole seconds begin <= t < end."""
+    count = 0
+    for path in paths:
+        for line in path.read_text().splitlines():
+            record = json.loads(line)
+            if record.get("kind") == "probe" and begin <= record["t"] < end:
+                count += 1
+    return count
+
+
+def bench_probe_cost() -> int:
+    """The cost of sampling the nodes: profile probe-cost (a steady load near the 4-replica
+    capacity, 5 min) while the probe is paused and resumed every PROBE_SWITCH_S s; each
+    window's throughput (exact, from the run's timeline; its first PROBE_SETTLE_S s left out)
+    against the mean of its two neighbours in the other state. Target: <= 3 %."""
+    sys.path.insert(0, str(ROOT))
+    from loadtest import timeline as tl
+
+    nodes = lab_node_names()
     scenario = json.dumps({"loadtest_scenarios": [{"name": "swarm-4-replicas", "replicas": 4}]})
-    figures: dict[str, list[float]] = {"on": [], "off": []}
-    for index in range(passes):
-        for state in ("on", "off"):
-            probe = "true" if state == "on" else "false"
-            outcome = capacity_pass(
-                scenario, "loadtest_capacity_repetitions=2", f"loadtest_probe={probe}"
-            )
-            rps = outcome["capacity"]["swarm-4-replicas-capacity"]["rps"]
-            figures[state].append(rps or 0.0)
-            print(f"pass {index + 1}/{passes}, probe {state}: {rps} req/s", flush=True)
-    on, off = _median(figures["on"]), _median(figures["off"])
-    cost = round(100.0 * (off - on) / off, 1) if off else None
-    result = {"capacity_rps": figures, "median_on": on, "median_off": off, "cost_pct": cost}
-    result["targets"] = {"cost_pct": 3}
+    started = time.time()
+    proc = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "ansible-playbook"),
+            "loadtest.yml",
+            *("-e", "loadtest_profile=probe-cost", "-e", "loadtest_capacity_profile="),
+            *("-e", scenario),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+    )
+    switches: list[tuple[float, bool]] = []
+    try:
+        while proc.poll() is None and not probe_started(nodes[0], started):
+            time.sleep(1)
+        switches.append((time.time(), True))
+        while proc.poll() is None:
+            next_switch = switches[-1][0] + PROBE_SWITCH_S
+            while proc.poll() is None and time.time() < next_switch:
+                time.sleep(0.2)
+            if proc.poll() is None:
+                on = not switches[-1][1]
+                pause_probe(nodes, not on)
+                switches.append((time.time(), on))
+    finally:
+        if proc.poll() is None:
+            proc.wait()
+        pause_probe(nodes, False)
+    if proc.returncode != 0:
+        print(f"bench: loadtest.yml failed (exit {proc.returncode})")
+        return 1
+    loadtest_dir = ROOT / "artifacts" / "loadtest"
+    timeline = tl.read_timeline(loadtest_dir / "swarm-4-replicas")
+    if timeline is None:
+        print("bench: the run wrote no timeline")
+        return 1
+    windows = tl.state_windows(timeline, switches, settle_s=PROBE_SETTLE_S, lead_s=10)
+    estimates = tl.switched_cost(windows)
+    samples = sorted((loadtest_dir / "samples").glob("node-*.jsonl"))
+    rows = [
+        {
+            "probe": "on" if window.on else "off",
+            "start": window.totals.start,
+            "seconds": window.totals.seconds,
+            "rps": round(window.totals.rps, 1),
+            "node_samples": samples_in(samples, window.totals.start, window.totals.end),
+        }
+        for window in windows
+    ]
+    on_rps = [row["rps"] for row in rows if row["probe"] == "on"]
+    off_rps = [row["rps"] for row in rows if row["probe"] == "off"]
+    result = {
+        "windows": rows,
+        "estimates_pct": [round(value, 2) for value in estimates],
+        "cost_pct": round(_median(estimates), 2) if estimates else None,
+        "cost_min_pct": round(min(estimates), 2) if estimates else None,
+        "cost_max_pct": round(max(estimates), 2) if estimates else None,
+        "median_on_rps": _median(on_rps) if on_rps else None,
+        "median_off_rps": _median(off_rps) if off_rps else None,
+        # the pause is real: no node sample in an "off" window
+        "samples_while_paused": sum(r["node_samples"] for r in rows if r["probe"] == "off"),
+        "targets": {"cost_pct": 3},
+    }
     out_dir = ROOT / "artifacts" / "bench"
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "probe-cost.json").write_text(json.dumps(result, indent=2) + "\n")
-    print("\n| measure | with probe | without | cost | target |\n|---|---|---|---|---|")
-    print(f"| 4-replica capacity, median, req/s | {on:.0f} | {off:.0f} | {cost} % | <= 3 % |")
+    print("\n| probe | start | s | req/s | node samples |\n|---|---|---|---|---|")
+    for row in rows:
+        print(f"| {row['probe']} | {row['start']} | {row['seconds']} | {row['rps']} "
+              f"| {row['node_samples']} |")  # fmt: skip
+    print("\n| measure | with probe | without | cost (median; min-max) | target |")
+    print("|---|---|---|---|---|")
+    print(
+        f"| 4-replica throughput at 40 users, median of {len(on_rps)} / {len(off_rps)} windows, "
+        f"req/s | {result['median_on_rps']} | {result['median_off_rps']} | "
+        f"{result['cost_pct']} % ({result['cost_min_pct']} to {result['cost_max_pct']}; "
+        f"{len(estimates)} estimates) | <= 3 % |"
+    )
     return 0
 
 

@@ -22,18 +22,18 @@ def docker_ok() -> bool:
 
 needs_docker = pytest.mark.skipif(not docker_ok(), reason="no Docker engine answers")
 
+# The controller as inventory host: a local connection with the playbook's own Python.
+LOCALHOST = {
+    "ansible_connection": "local",
+    "ansible_python_interpreter": "{{ ansible_playbook_python }}",
+}
+
 
 def write_inventory(directory: Path, managers: list[str], workers: list[str]) -> Path:
     """Write an inventory like inventory/local.yml with the given node names."""
     inv = {
         "all": {
-            "hosts": {
-                "localhost": {
-                    "ansible_connection": "local",
-                    "ansible_python_interpreter": "{{ ansible_playbook_python }}",
-                    "lab_nodes_network": "pyt_lab_net",
-                }
-            },
+            "hosts": {"localhost": {**LOCALHOST, "lab_nodes_network": "pyt_lab_net"}},
             "children": {
                 "swarm_cluster": {
                     "vars": {"ansible_connection": "community.docker.docker"},
@@ -46,6 +46,13 @@ def write_inventory(directory: Path, managers: list[str], workers: list[str]) ->
         }
     }
     return save_inventory(directory, inv)
+
+
+def localhost_inventory(directory: Path, children: dict | None = None) -> Path:
+    """An inventory of the controller alone (localhost), with the groups *children*."""
+    return save_inventory(
+        directory, {"all": {"hosts": {"localhost": dict(LOCALHOST)}, "children": children or {}}}
+    )
 
 
 def save_inventory(directory: Path, inv: dict) -> Path:

@@ -10,13 +10,9 @@ import subprocess
 from pathlib import Path
 
 import yaml
-from labutil import run_playbook, save_inventory, write_inventory
+from labutil import LOCALHOST, localhost_inventory, run_playbook, save_inventory, write_inventory
 
 PLAYBOOK = "playbooks/k3s.yml"
-LOCALHOST = {
-    "ansible_connection": "local",
-    "ansible_python_interpreter": "{{ ansible_playbook_python }}",
-}
 SSH_VARS = {
     "ansible_connection": "ssh",
     "ansible_user": "nobody",
@@ -106,10 +102,7 @@ def assert_refused(out: str, *lines: str) -> None:
 
 
 def test_no_k3s_cluster_group_and_no_registry_files(tmp_inventory_dir: Path) -> None:
-    inv = save_inventory(
-        tmp_inventory_dir,
-        {"all": {"hosts": {"localhost": LOCALHOST}, "children": {}}},
-    )
+    inv = localhost_inventory(tmp_inventory_dir)
     _, out = run_k3s(inv)
     assert_refused(
         out,

@@ -7,23 +7,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from labutil import run_playbook, save_inventory
+from labutil import localhost_inventory, run_playbook
 
 
 def manager_inventory(directory: Path) -> Path:
     """An inventory whose only swarm manager is this machine (local connection)."""
-    inv = {
-        "all": {
-            "hosts": {
-                "localhost": {
-                    "ansible_connection": "local",
-                    "ansible_python_interpreter": "{{ ansible_playbook_python }}",
-                }
-            },
-            "children": {"swarm_managers": {"hosts": {"localhost": None}}},
-        }
-    }
-    return save_inventory(directory, inv)
+    return localhost_inventory(directory, {"swarm_managers": {"hosts": {"localhost": None}}})
 
 
 def assert_refused_early(result: subprocess.CompletedProcess[str], message: str) -> None:

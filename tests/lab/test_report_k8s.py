@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from labutil import run_playbook, save_inventory
+from labutil import localhost_inventory, run_playbook
 
 from loadtest import plan as plan_module
 from loadtest.pipeline import analyse
@@ -20,22 +20,8 @@ FIXTURES = Path(__file__).resolve().parents[1] / "loadtest" / "fixtures"
 
 
 def local_inventory(directory: Path, with_k3s: bool) -> Path:
-    inv: dict = {
-        "all": {
-            "hosts": {
-                "localhost": {
-                    "ansible_connection": "local",
-                    "ansible_python_interpreter": "{{ ansible_playbook_python }}",
-                }
-            },
-            "children": {},
-        }
-    }
-    if with_k3s:
-        inv["all"]["children"]["k3s_cluster"] = {
-            "children": {"k3s_servers": {"hosts": {"server1": {"ansible_host": "192.0.2.20"}}}}
-        }
-    return save_inventory(directory, inv)
+    k3s = {"k3s_servers": {"hosts": {"server1": {"ansible_host": "192.0.2.20"}}}}
+    return localhost_inventory(directory, {"k3s_cluster": {"children": k3s}} if with_k3s else {})
 
 
 def report_of(inventory: Path) -> str:

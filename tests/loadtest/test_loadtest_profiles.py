@@ -68,7 +68,7 @@ def test_capacity_uses_the_shape_not_users() -> None:
 
 
 def test_unknown_profile() -> None:
-    known = r"\(known: capacity, generator, seed, smoke, smoke-capacity"
+    known = r"\(known: capacity, generator, probe-cost, seed, smoke, smoke-capacity"
     with pytest.raises(ValueError, match=r"unknown profile 'nope' " + known):
         profiles.get_profile("nope")
 

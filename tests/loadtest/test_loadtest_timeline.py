@@ -147,3 +147,43 @@ def test_scaling_ratio_pairs_the_repetitions_in_run_order() -> None:
     )
     assert analysis.scaling_ratio(empty, four).ratio is None
     assert math.isclose(tl.median([3.0, 1.0, 2.0, 10.0]), 2.5)
+
+
+def synthetic(rates: dict[int, int]) -> tl.Timeline:
+    buckets = {second: tl.Bucket(count, 0, {10: count}) for second, count in rates.items()}
+    return tl.Timeline(buckets, [], float(min(rates)), float(max(rates) + 1))
+
+
+def test_switched_cost_cancels_a_linear_drift() -> None:
+    # 20 s windows switching every 20 s from t=1000 (on first); the machine speeds up by 1 %
+    # per 20 s; being on costs 10 % of the throughput; the first 2 s of each window settle.
+    switches = [(1000.0 + 20 * index, index % 2 == 0) for index in range(8)]
+    rates = {}
+    for second in range(1000, 1160):
+        index = (second - 1000) // 20
+        base = 1000 * (1 + 0.01 * index)
+        settling = (second - 1000) % 20 < 2
+        rates[second] = round(base * (0.9 if index % 2 == 0 else 1.0) * (0.5 if settling else 1))
+    windows = tl.state_windows(synthetic(rates), switches, settle_s=2)
+    assert [window.on for window in windows] == [True, False] * 4
+    assert {window.totals.seconds for window in windows} == {18}
+    estimates = tl.switched_cost(windows)
+    assert len(estimates) == 6
+    assert estimates == pytest.approx([10.0] * 6, abs=0.01)
+    # without the settling time the halved seconds would show in every window
+    assert tl.state_windows(synthetic(rates), switches)[0].totals.rps < 0.9 * 1000
+
+
+def test_state_windows_are_cut_to_the_run() -> None:
+    rates = dict.fromkeys(range(1000, 1060), 100)
+    # switches before the run, in it, and one after it; the run's first 5 s left out
+    switches = [(980.0, True), (1010.0, False), (1013.0, True), (1030.0, False), (1100.0, True)]
+    windows = tl.state_windows(synthetic(rates), switches, settle_s=1, lead_s=5)
+    assert [(w.on, w.totals.start, w.totals.end) for w in windows] == [
+        (True, 1005, 1010),  # cut to the run's start + lead
+        (True, 1014, 1030),  # the 3 s window (2 s after settling) is dropped
+        (False, 1031, 1060),  # cut to the run's stop
+    ]
+    assert tl.switched_cost(windows) == []  # no window has the other state on both sides
+    with pytest.raises(ValueError):
+        tl.state_windows(synthetic(rates), switches, settle_s=-1)

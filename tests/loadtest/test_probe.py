@@ -379,6 +379,39 @@ def test_run_loop_survives_a_failing_sampler(tmp_path: Path) -> None:
     assert sum(r["kind"] == "x" for r in records) == taken - 1
 
 
+def test_run_loop_takes_no_sample_while_the_pause_file_exists(tmp_path: Path) -> None:
+    pause = tmp_path / "pause"
+    stop = probe.Stop()
+    stamps: list[float] = []
+
+    def sample() -> list[dict]:
+        stamps.append(time.time())
+        return []
+
+    def drive() -> None:
+        time.sleep(0.4)
+        pause.touch()
+        time.sleep(0.8)
+        pause.unlink()
+        time.sleep(0.4)
+        stop.requested = True
+
+    driver = threading.Thread(target=drive)
+    driver.start()
+    with (tmp_path / "o.jsonl").open("w") as out:
+        taken = probe.run_loop(sample, out, interval=0.05, stop=stop, pause_file=str(pause))
+    driver.join()
+    records = read_lines(tmp_path / "o.jsonl")
+    marks = [r for r in records if r["kind"] in ("paused", "resumed")]
+    assert [r["kind"] for r in marks] == ["paused", "resumed"]
+    paused_at, resumed_at = marks[0]["t"], marks[1]["t"]
+    assert 0.6 <= resumed_at - paused_at <= 1.2
+    # samples before and after the pause, none inside it
+    assert taken == len(stamps) and taken >= 8
+    assert any(t < paused_at for t in stamps) and any(t > resumed_at for t in stamps)
+    assert not [t for t in stamps if paused_at < t < resumed_at]
+
+
 def test_main_rejects_services_without_targets(tmp_path: Path) -> None:
     assert probe.main(["services", "--out", str(tmp_path / "x.jsonl")]) == 2
     assert (
