@@ -694,6 +694,9 @@ def bench_probe_cost() -> int:
     sys.path.insert(0, str(ROOT))
     from loadtest import timeline as tl
 
+    if not (ROOT / "artifacts" / "loadtest").exists():
+        print("bench: run `make lab` first")
+        return 1
     nodes = lab_node_names()
     scenario = json.dumps({"loadtest_scenarios": [{"name": "swarm-4-replicas", "replicas": 4}]})
     started = time.time()
