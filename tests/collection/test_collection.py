@@ -148,6 +148,7 @@ def test_tarball_is_small_and_clean(tarball: Path) -> None:
         "app/k8s/lab/kustomization.yaml",
         "kube/diagnose.py",
         "plugins/filter/k8s_manifest.py",
+        "plugins/filter/k8s_pods.py",
         "plugins/filter/lab_validate.py",
         "plugins/filter/stack_routing.py",
         "plugins/filter/registry_htpasswd.py",
